@@ -1,1 +1,1 @@
-"""emotrace.datasets"""
+"""Collections of videos: input manifests, the bundled sample posts, labelled training corpora."""

@@ -1,1 +1,1 @@
-"""emotrace.pipelines"""
+"""Pipelines: option parsing and wiring only (the ``emotrace`` command's verbs)."""

@@ -20,6 +20,8 @@ class ErrorCode(StrEnum):
     AUDIO_STAGE_FAILED = "AUDIO_STAGE_FAILED"
     INFERENCE_FAILED = "INFERENCE_FAILED"  # RunInference raised on a batch holding this video
     INTERNAL_ERROR = "INTERNAL_ERROR"  # a bug: anything not classified above
+    MANIFEST_ROW_INVALID = "MANIFEST_ROW_INVALID"  # a manifest row without a usable video_uri
+    TOO_LONG = "TOO_LONG"  # longer than DecodeConfig.max_duration_s (status skipped)
 
 
 class EmotraceError(Exception):

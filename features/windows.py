@@ -1,0 +1,180 @@
+"""One video's way from decoded streams to model windows: the step grid that aligns both modalities.
+
+Video frames and audio samples are pulled in lockstep from two streaming decoders, so memory is bounded
+by one window of crops and features per lane, whatever the video's length. Each grid step belongs to
+the lanes of the face tracks seen at that step, or, when no face is seen, to the face-less lane
+(``track_id`` None): every step of the video appears in exactly one or more lanes, never zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from emotrace.features.acoustics import AUDIO_FEATURE_NAMES, StepAcoustics
+from emotrace.features.align import align_face
+from emotrace.features.faces import FaceDetector
+from emotrace.features.tracking import FaceTracker
+from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.records import AudioChunk, FrameChunk, MediaInfo, StepWindow, VideoRef
+
+_END = 1 << 62  # frontier of an exhausted stream: it no longer holds any window back
+
+
+@dataclass
+class WindowStats:
+    """Counts for the ``videos`` row and for metrics, filled while windows are produced."""
+
+    n_steps: int = 0
+    n_tracks: int = 0
+    n_face_steps: int = 0
+    n_frames: int = 0
+    n_windows: int = 0
+    track_ids: set[int] = field(default_factory=set)
+
+
+class _StepBuffer:
+    """Per-step observations for the windows not yet emitted."""
+
+    def __init__(self) -> None:
+        self.crops: dict[int, dict[int, np.ndarray]] = {}  # step -> track_id -> uint8[S, S, 3]
+        self.audio: dict[int, np.ndarray] = {}  # step -> float32[D]
+        self.seen_frame: set[int] = set()  # steps that had a decoded frame (faces or not)
+
+    def drop_before(self, step: int) -> None:
+        for d in (self.crops, self.audio):
+            for s in [s for s in d if s < step]:
+                del d[s]
+        self.seen_frame = {s for s in self.seen_frame if s >= step}
+
+
+def _lane_windows(
+    ref: VideoRef, buf: _StepBuffer, start: int, n_total: int, cfg: AnalyzeConfig, crop_px: int
+) -> list[StepWindow]:
+    """All lanes of the window starting at grid step ``start``."""
+    w = cfg.grid.window_steps
+    steps = range(start, start + w)
+    in_video = np.array([s < n_total for s in steps])
+    n_feat = len(AUDIO_FEATURE_NAMES)
+    audio = np.zeros((w, n_feat), np.float32)
+    audio_mask = np.zeros(w, bool)
+    for i, s in enumerate(steps):
+        if s in buf.audio:
+            audio[i] = buf.audio[s]
+            audio_mask[i] = True
+    tracks = sorted({t for s in steps for t in buf.crops.get(s, {})})
+    windows: list[StepWindow] = []
+    face_any = np.zeros(w, bool)
+    for track in tracks:
+        faces = np.zeros((w, crop_px, crop_px, 3), np.uint8)
+        mask = np.zeros(w, bool)
+        for i, s in enumerate(steps):
+            crop = buf.crops.get(s, {}).get(track)
+            if crop is not None:
+                faces[i], mask[i] = crop, True
+        face_any |= mask
+        windows.append(
+            StepWindow(ref, track, start, cfg.grid.step_s, faces, mask, audio, audio_mask, mask & in_video)
+        )
+    faceless = in_video & ~face_any
+    if faceless.any():
+        empty = np.zeros((w, crop_px, crop_px, 3), np.uint8)
+        windows.append(
+            StepWindow(
+                ref, None, start, cfg.grid.step_s, empty, np.zeros(w, bool), audio, audio_mask, faceless
+            )
+        )
+    return windows
+
+
+def iter_step_windows(
+    ref: VideoRef,
+    info: MediaInfo,
+    frames: Iterable[FrameChunk],
+    audio: Iterable[AudioChunk],
+    detector: FaceDetector,
+    cfg: AnalyzeConfig,
+    crop_px: int,
+    stats: WindowStats | None = None,
+) -> Iterator[StepWindow]:
+    """Windows of ``cfg.grid.window_steps`` steps for every lane, in time order.
+
+    ``frames`` and ``audio`` are the streaming decoders' outputs (empty when a stream is absent).
+    A step takes the first frame whose timestamp falls in it; steps without a frame have no face.
+    """
+    stats = stats if stats is not None else WindowStats()
+    grid, w = cfg.grid, cfg.grid.window_steps
+    tracker = FaceTracker(cfg.faces)
+    acoustics = StepAcoustics(cfg.audio, grid.step_s)
+    buf = _StepBuffer()
+    frame_it: Iterator[FrameChunk] | None = iter(frames) if info.has_video else None
+    audio_it: Iterator[AudioChunk] | None = iter(audio) if info.has_audio else None
+    video_front = 0 if frame_it else _END  # first step not yet covered by decoded frames
+    audio_front = 0 if audio_it else _END
+    n_audio_steps = 0
+    n_total = grid.n_steps(info.duration_s)
+    next_window = 0
+
+    def add_audio(feats: np.ndarray) -> None:
+        nonlocal n_audio_steps
+        for row in feats:
+            buf.audio[n_audio_steps] = row
+            n_audio_steps += 1
+
+    def pull(it: Iterator, on_item: Callable) -> bool:
+        item = next(it, None)
+        if item is None:
+            return False
+        on_item(item)
+        return True
+
+    def on_frames(chunk: FrameChunk) -> None:
+        nonlocal video_front, n_total
+        keep = []
+        for i, t in enumerate(chunk.t_s):
+            step = grid.step_of(float(t))
+            if step >= 0 and step not in buf.seen_frame and step >= next_window * w:
+                buf.seen_frame.add(step)
+                keep.append((i, step))
+        stats.n_frames += len(chunk.t_s)
+        if keep:
+            idx = [i for i, _ in keep]
+            detections = detector.detect(chunk.frames[idx])
+            for (i, step), dets in zip(keep, detections, strict=True):
+                ids = tracker.update(step, dets)
+                for det, track in zip(dets, ids, strict=True):
+                    buf.crops.setdefault(step, {})[track] = align_face(
+                        chunk.frames[i], det.landmarks, crop_px
+                    )
+                    stats.track_ids.add(track)
+                if dets:
+                    stats.n_face_steps += 1
+            video_front = max(video_front, keep[-1][1])  # the last step may still get no more frames
+            n_total = max(n_total, keep[-1][1] + 1)
+
+    while True:
+        if frame_it is not None and video_front <= audio_front:
+            if not pull(frame_it, on_frames):
+                frame_it, video_front = None, _END
+        elif audio_it is not None:
+            if not pull(audio_it, lambda c: add_audio(acoustics.feed(c.samples))):
+                add_audio(acoustics.finish())
+                audio_it, audio_front = None, _END
+                if info.duration_s <= 0:  # no container duration: the soundtrack says how long it is
+                    n_total = max(n_total, n_audio_steps)
+            else:
+                audio_front = n_audio_steps
+        front = min(video_front, audio_front)
+        done = frame_it is None and audio_it is None
+        while (next_window + 1) * w <= front or (done and next_window * w < n_total):
+            for window in _lane_windows(ref, buf, next_window * w, n_total, cfg, crop_px):
+                stats.n_windows += 1
+                yield window
+            next_window += 1
+            buf.drop_before(next_window * w)
+        if done:
+            break
+    stats.n_steps = n_total
+    stats.n_tracks = len(stats.track_ids)

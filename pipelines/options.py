@@ -1,0 +1,78 @@
+"""Command-line options of each pipeline, turned into frozen configs at the edge.
+
+Beam's own options (runner, workers, project, ...) pass through untouched: every argument the
+emotrace parser does not know is handed to ``PipelineOptions``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from emotrace.schemas.config import AnalyzeConfig, DecodeConfig, FaceConfig, GridConfig
+
+
+def new_run_id() -> str:
+    """Sortable and unique: ``20261125T140501Z-3fa9c1``."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def add_analyze_args(parser: argparse.ArgumentParser) -> None:
+    d, f = DecodeConfig(), FaceConfig()
+    parser.add_argument("--input", required=True, help="manifest (.csv/.jsonl), folder, or glob of videos")
+    parser.add_argument("--output", required=True, help="output folder (local or gs://)")
+    parser.add_argument(
+        "--model", default=None, help="model bundle path (local or gs://); default: demo bundle"
+    )
+    parser.add_argument(
+        "--run-id", default=None, help="names this run's files and rows (default: time + random)"
+    )
+    parser.add_argument(
+        "--frame-rate", type=float, default=d.frame_rate_hz, help="frames analysed per second"
+    )
+    parser.add_argument(
+        "--step", type=float, default=None, help="trace step in seconds (default: the model bundle's step)"
+    )
+    parser.add_argument(
+        "--max-side", type=int, default=d.max_side_px, help="frames scaled to this longest side"
+    )
+    parser.add_argument(
+        "--face-threshold", type=float, default=f.score_threshold, help="RetinaFace score threshold"
+    )
+    parser.add_argument("--min-face", type=int, default=f.min_face_px, help="smallest face side in pixels")
+    parser.add_argument(
+        "--timeout", type=float, default=d.timeout_s, help="per-video ffmpeg timeout, seconds"
+    )
+    parser.add_argument(
+        "--max-duration", type=float, default=d.max_duration_s, help="longer videos are skipped"
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="model windows per inference batch")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] for the model")
+
+
+def analyze_config(
+    args: argparse.Namespace, bundle_step_s: float, window_steps: int, crop_px: int
+) -> AnalyzeConfig:
+    """The bundle fixes the grid it was trained for; a different ``--step`` is refused, not ignored."""
+    if args.step is not None and abs(args.step - bundle_step_s) > 1e-9:
+        raise SystemExit(
+            f"--step {args.step} differs from the model bundle's step {bundle_step_s}: the model was trained "
+            "on that grid; omit --step or use a bundle trained for your step"
+        )
+    cfg = AnalyzeConfig()
+    return replace(
+        cfg,
+        grid=GridConfig(step_s=bundle_step_s, window_steps=window_steps),
+        decode=replace(
+            cfg.decode,
+            frame_rate_hz=args.frame_rate,
+            max_side_px=args.max_side,
+            timeout_s=args.timeout,
+            max_duration_s=args.max_duration,
+        ),
+        faces=replace(
+            cfg.faces, score_threshold=args.face_threshold, min_face_px=args.min_face, crop_size_px=crop_px
+        ),
+    )

@@ -1,0 +1,71 @@
+"""The end-of-run summary: read back what the run wrote (so it reports facts, not intentions)."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from emotrace.transforms.io import match
+from emotrace.transforms.sinks import table_prefix
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    output: str
+    run_id: str
+    n_inputs: int
+    by_status: dict[str, int]
+    n_trace_rows: int
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # post_id, code, message
+
+    @property
+    def reconciled(self) -> bool:
+        """Every input accounted for by exactly one videos row."""
+        return sum(self.by_status.values()) == self.n_inputs
+
+    def render(self) -> str:
+        out = self.output.rstrip("/")
+        status = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.items())) or "none"
+        lines = [
+            f"emotrace run {self.run_id}: {self.n_inputs} inputs -> {status}; {self.n_trace_rows} trace rows",
+            f"  traces: {out}/traces/   videos: {out}/videos/",
+        ]
+        lines += [f"  failed {pid}: {code}: {msg[:160]}" for pid, code, msg in self.failures[:20]]
+        if not self.reconciled:
+            lines.append(f"  WARNING: {sum(self.by_status.values())} videos rows for {self.n_inputs} inputs")
+        lines.append(
+            '  try: duckdb -c "SELECT post_id, track_id, count(*) AS steps, avg(arousal), avg(valence) FROM '
+            f"read_parquet('{out}/traces/**/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY ALL\""
+        )
+        return "\n".join(lines)
+
+
+def read_run_table(output: str, table: str, run_id: str) -> pa.Table:
+    tables = []
+    for uri in sorted(match(table_prefix(output, table, run_id) + "*.parquet")):
+        with FileSystems.open(uri, compression_type="uncompressed") as f:
+            tables.append(pq.read_table(f))
+    return pa.concat_tables(tables) if tables else pa.table({})
+
+
+def summarize_run(output: str, run_id: str, n_inputs: int) -> RunSummary:
+    videos = read_run_table(output, "videos", run_id).to_pylist()
+    traces = read_run_table(output, "traces", run_id)
+    by_status: dict[str, int] = {}
+    for row in videos:
+        by_status[row["status"]] = by_status.get(row["status"], 0) + 1
+    failures = [
+        (r["post_id"], r["error_code"] or "", r["error_message"] or "") for r in videos if r["status"] != "ok"
+    ]
+    return RunSummary(
+        output=posixpath.normpath(output) if "://" not in output else output,
+        run_id=run_id,
+        n_inputs=n_inputs,
+        by_status=by_status,
+        n_trace_rows=traces.num_rows,
+        failures=failures,
+    )

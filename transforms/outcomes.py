@@ -1,0 +1,70 @@
+"""Join everything known about each video into its single ``videos`` row.
+
+Extraction says how decoding went; inference may still fail for a batch holding some of the video's
+windows; trace rows say how many steps were written. All three meet here, keyed by the input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+import apache_beam as beam
+
+from emotrace.schemas.errors import ErrorCode
+from emotrace.schemas.records import StepWindow, VideoOutcome, VideoRef, WindowPrediction
+from emotrace.schemas.rows import Row, video_row
+
+Key = tuple[str, str]
+
+
+def key_of(ref: VideoRef) -> Key:
+    return (ref.video_uri, ref.post_id)
+
+
+def steps_written(pred: WindowPrediction) -> tuple[Key, int]:
+    return key_of(pred.window.ref), int(pred.window.valid.sum())
+
+
+def failed_windows(failure: tuple[Any, Exception]) -> Iterable[tuple[Key, str]]:
+    """RunInference's dead letters are (batch, exception): blame every video in the batch."""
+    batch, exc = failure
+    windows: list[StepWindow] = list(batch) if isinstance(batch, (list, tuple)) else [batch]
+    for w in windows:
+        yield key_of(w.ref), f"{type(exc).__name__}: {exc}"
+
+
+def final_row(joined: tuple[Key, dict[str, list[Any]]], run_id: str, model_version: str) -> Row:
+    _, parts = joined
+    (outcome,) = parts["outcome"]  # exactly one per input, by construction of ExtractWindows
+    n_steps = sum(parts["steps"])
+    if outcome.status == "ok" and parts["errors"]:
+        outcome = dataclasses.replace(
+            outcome,
+            status="failed",
+            error_code=ErrorCode.INFERENCE_FAILED.value,
+            error_message=parts["errors"][0],
+        )
+    outcome = dataclasses.replace(outcome, n_steps=n_steps)
+    return video_row(outcome, run_id, model_version)
+
+
+class JoinOutcomes(beam.PTransform):
+    def __init__(self, run_id: str, model_version: str) -> None:
+        super().__init__()
+        self._run_id = run_id
+        self._model_version = model_version
+
+    def expand(self, pcolls: dict[str, beam.PCollection]) -> beam.PCollection:
+        outcomes: beam.PCollection[VideoOutcome] = pcolls["outcomes"]
+        keyed = {
+            "outcome": outcomes | "KeyOutcome" >> beam.Map(lambda o: (key_of(o.ref), o)),
+            "steps": pcolls["predictions"] | "StepsWritten" >> beam.Map(steps_written),
+            "errors": pcolls["inference_errors"] | "BlameBatch" >> beam.FlatMap(failed_windows),
+        }
+        return (
+            keyed
+            | "Join" >> beam.CoGroupByKey()
+            | "VideoRow" >> beam.Map(final_row, self._run_id, self._model_version)
+        )
