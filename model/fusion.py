@@ -1,0 +1,76 @@
+"""Multimodal attention fusion of per-step face and audio embeddings.
+
+Per step t (Liu & Tang 2021 give only "multimodal attention"; this is the form chosen, see
+docs/model.md):
+
+    z_f = tanh(P_f h_face),  z_a = tanh(P_a h_audio)           # both in a shared space of size H
+    [s_f, s_a] = MLP([h_face ; h_audio])                         # scores see both modalities
+    s_m = -inf where modality m is missing
+    [w_f, w_a] = softmax([s_f, s_a])   (both 0 when both are missing)
+    fused = w_f * z_f + w_a * z_a
+
+so a missing modality gets a weight of exactly 0 (not a small number) and the present one exactly 1.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+
+class FusionOutput(NamedTuple):
+    """fused: float32[B, W, H]; weights: float32[B, W, 2] as (face, audio);
+    z_face, z_audio: float32[B, W, H] projected unimodal embeddings (zero where missing)."""
+
+    fused: torch.Tensor
+    weights: torch.Tensor
+    z_face: torch.Tensor
+    z_audio: torch.Tensor
+
+
+class AttentionFusion(nn.Module):
+    """Masked two-way softmax attention over (face, audio)."""
+
+    def __init__(self, face_dim: int, audio_dim: int, hidden: int = 64, score_hidden: int = 32) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.proj_face = nn.Linear(face_dim, hidden)
+        self.proj_audio = nn.Linear(audio_dim, hidden)
+        # Scores come from both embeddings, so the weight given to the face can depend on what the voice
+        # says (e.g. trust audio more when the face embedding looks like an occluded or blurred crop).
+        self.score = nn.Sequential(
+            nn.Linear(face_dim + audio_dim, score_hidden),
+            nn.Tanh(),
+            nn.Linear(score_hidden, 2),
+        )
+
+    def forward(
+        self,
+        h_face: torch.Tensor,
+        h_audio: torch.Tensor,
+        face_mask: torch.Tensor,
+        audio_mask: torch.Tensor,
+    ) -> FusionOutput:
+        """h_face: float32[B, W, Df]; h_audio: float32[B, W, Da]; masks: bool[B, W]."""
+        fm = face_mask.unsqueeze(-1).to(h_face.dtype)
+        am = audio_mask.unsqueeze(-1).to(h_audio.dtype)
+        # Zero the missing modality's embedding first: its score input and its projection must not
+        # depend on whatever filled the gap (zeros crops, NaN descriptors).
+        h_face = h_face * fm
+        h_audio = h_audio * am
+        z_face = torch.tanh(self.proj_face(h_face)) * fm
+        z_audio = torch.tanh(self.proj_audio(h_audio)) * am
+
+        logits = self.score(torch.cat([h_face, h_audio], dim=-1))  # [B, W, 2]
+        present = torch.stack([face_mask, audio_mask], dim=-1)  # bool[B, W, 2]
+        any_present = present.any(dim=-1, keepdim=True)
+        logits = logits.masked_fill(~present, float("-inf"))
+        # A step with neither modality would give softmax(-inf, -inf) = NaN, whose gradient poisons the
+        # whole batch even behind a torch.where; give it finite logits, then zero its weights below.
+        logits = torch.where(any_present, logits, torch.zeros_like(logits))
+        weights = torch.softmax(logits, dim=-1) * present.to(logits.dtype)
+
+        fused = weights[..., :1] * z_face + weights[..., 1:] * z_audio
+        return FusionOutput(fused=fused, weights=weights, z_face=z_face, z_audio=z_audio)

@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+import torch
+
+from emotrace.model.predict import predict_windows
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.needs_cuda)]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_predict_matches_forward_and_returns_numpy(device, tiny_model, make_batch, to_torch):
+    model = tiny_model().to(device)
+    batch = make_batch(b=3, w=10, seed=6)
+    arousal, valence, attention = predict_windows(model, **batch)
+    assert arousal.dtype == valence.dtype == attention.dtype == np.float32
+    assert arousal.shape == valence.shape == (3, 10) and attention.shape == (3, 10, 2)
+    with torch.no_grad():
+        out = model(**to_torch(batch, device))
+    np.testing.assert_allclose(arousal, out.arousal.cpu().numpy(), atol=1e-6)
+    np.testing.assert_allclose(valence, out.valence.cpu().numpy(), atol=1e-6)
+    np.testing.assert_allclose(attention, out.attention.cpu().numpy(), atol=1e-6)
+
+
+def test_batching_does_not_change_a_window(tiny_model, make_batch):
+    # eval mode: BatchNorm uses running stats, so a window's prediction is independent of its batch.
+    model = tiny_model()
+    batch = make_batch(b=4, w=10, seed=7)
+    full = predict_windows(model, **batch)
+    one = predict_windows(model, **{k: v[1:2] for k, v in batch.items()})
+    np.testing.assert_allclose(full[0][1:2], one[0], atol=1e-5)
+
+
+def test_training_mode_is_refused(tiny_model, make_batch):
+    with pytest.raises(ValueError, match="eval mode"):
+        predict_windows(tiny_model().train(), **make_batch())
