@@ -168,7 +168,8 @@ def iter_step_windows(
                 audio_front = n_audio_steps
         front = min(video_front, audio_front)
         done = frame_it is None and audio_it is None
-        while (next_window + 1) * w <= front or (done and next_window * w < n_total):
+        # Once both streams are exhausted the front is _END: only n_total bounds the last windows.
+        while (not done and (next_window + 1) * w <= front) or (done and next_window * w < n_total):
             for window in _lane_windows(ref, buf, next_window * w, n_total, cfg, crop_px):
                 stats.n_windows += 1
                 yield window

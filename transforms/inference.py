@@ -50,9 +50,10 @@ def resolve_device(device: str) -> torch.device:
 
 class EmotionModelHandler(ModelHandler[StepWindow, WindowPrediction, LoadedModel]):
     def __init__(self, model_uri: str | None, device: str = "auto", max_batch_size: int = 32) -> None:
-        # Windows from different videos batch together; a short max wait keeps the last batch of a
-        # bundle from waiting for stragglers.
-        super().__init__(min_batch_size=1, max_batch_size=max_batch_size, max_batch_duration_secs=5)
+        # Windows from different videos batch together. No max_batch_duration_secs: it switches
+        # BatchElements to a stateful, timer-driven DoFn that sends the DirectRunner to its legacy
+        # bundle-based executor, whose GroupByKey then asserts (seen with Beam 2.77).
+        super().__init__(min_batch_size=1, max_batch_size=max_batch_size)
         self._uri = model_uri
         self._device = device
 

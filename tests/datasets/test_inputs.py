@@ -26,7 +26,9 @@ def test_csv_manifest_defaults_and_extra_columns():
 
 def test_jsonl_manifest_all_fields_and_bad_lines():
     lines = [
-        json.dumps({"video_uri": "gs://b/v/1.mp4", "post_id": "p1", "user_id": "u", "posted_at": "2026-01-02"}),
+        json.dumps(
+            {"video_uri": "gs://b/v/1.mp4", "post_id": "p1", "user_id": "u", "posted_at": "2026-01-02"}
+        ),
         "",
         "{not json",
         json.dumps({"post_id": "p3"}),

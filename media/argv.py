@@ -1,0 +1,160 @@
+"""Pure builders of ffmpeg argv lists (built with ffmpeg-python, run by :mod:`emotrace.media.runner`).
+
+Every argv is ``[exe, *GLOBAL_ARGS, ...]`` and every input carries ``-protocol_whitelist file,pipe``;
+the runner refuses anything else. Local paths are passed as ``file:/abs/path`` so that a file named like
+``concat:a|b`` or ``subfile,,...`` is never parsed as a protocol.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+import ffmpeg
+
+from emotrace.media.ffmpeg_bin import ffmpeg_exe
+from emotrace.schemas.config import DecodeConfig
+from emotrace.schemas.records import MediaInfo
+
+# -nostdin: ffmpeg must never wait on (or eat) our stdin; quiet logs keep stderr to real errors.
+GLOBAL_ARGS: tuple[str, ...] = ("-nostdin", "-hide_banner", "-loglevel", "error")
+# Inputs may only be opened through these protocols (no http, tcp, concat, ... from crafted files).
+PROTOCOL_WHITELIST = "file,pipe"
+
+
+def input_url(path: str) -> str:
+    """``file:`` URL of a local path (absolute), or ``path`` itself if it already is ``pipe:...``."""
+    if path.startswith("pipe:"):
+        return path
+    return "file:" + os.path.abspath(path)
+
+
+def _with_exe(args: list[str], exe: str | None, *extra_global: str) -> list[str]:
+    return [exe or ffmpeg_exe(), *GLOBAL_ARGS, *extra_global, *args]
+
+
+def output_size(width: int, height: int, max_side_px: int) -> tuple[int, int]:
+    """Frame size after scaling (width, height) so the longer side is at most ``max_side_px``.
+
+    Never upscales; both sides are rounded down to even numbers (>= 2) because many pixel formats and
+    encoders need even dimensions, and doing it here means the reader knows the exact frame size.
+    """
+    if width <= 0 or height <= 0:
+        raise ValueError(f"frame size must be positive, got {width}x{height}")
+    if max_side_px < 2:
+        raise ValueError(f"max_side_px must be >= 2, got {max_side_px}")
+    scale = min(1.0, max_side_px / max(width, height))
+    out_w = round(width * scale)
+    out_h = round(height * scale)
+    return max(2, out_w - out_w % 2), max(2, out_h - out_h % 2)
+
+
+def frame_size(info: MediaInfo, cfg: DecodeConfig) -> tuple[int, int]:
+    """(width, height) of the frames :func:`video_frames_argv` makes ffmpeg emit, in pixels.
+
+    Uses the *displayed* size from probing: ffmpeg auto-rotates (its default), so a 1920x1080 file with
+    a 90-degree display matrix decodes to portrait frames.
+    """
+    return output_size(info.width, info.height, cfg.max_side_px)
+
+
+def _rate(rate_hz: float) -> str:
+    # A fraction keeps the frame grid exact for rates like 1/3 Hz that ``%g`` would round.
+    return str(Fraction(rate_hz).limit_denominator(1_000_000))
+
+
+def video_frames_argv(path: str, info: MediaInfo, cfg: DecodeConfig, *, exe: str | None = None) -> list[str]:
+    """argv decoding the first video stream to raw RGB24 frames on stdout.
+
+    Output: ``uint8[H, W, 3]`` frames back to back, (W, H) = :func:`frame_size`, at
+    ``cfg.frame_rate_hz``. Output frame ``i`` is the source frame on screen at ``t = i / rate`` seconds
+    of the file's presentation timeline, i.e. the latest one with pts <= t: ``round=up`` gives that
+    (the default ``near`` shows the last frame before t + 0.5 / rate, up to half a step late), and
+    ``start_time=0`` starts the grid at 0 (a late first frame is repeated back to 0). ``0:V:0``
+    (capital V) skips cover-art pictures, which are "video" streams of one image.
+    """
+    width, height = frame_size(info, cfg)
+    fps = f"fps=fps={_rate(cfg.frame_rate_hz)}:start_time=0:round=up"
+    vf = f"{fps},scale=w={width}:h={height}:flags=area"
+    stream = ffmpeg.input(input_url(path), protocol_whitelist=PROTOCOL_WHITELIST).output(
+        "pipe:", map="0:V:0", vf=vf, f="rawvideo", pix_fmt="rgb24", an=None, sn=None, dn=None
+    )
+    return _with_exe(stream.get_args(), exe)
+
+
+def audio_argv(path: str, cfg: DecodeConfig, *, exe: str | None = None) -> list[str]:
+    """argv decoding the first audio stream to mono float32 little-endian samples on stdout.
+
+    Output: ``float32[N]`` at ``cfg.sample_rate_hz``. ``aresample=async=1:first_pts=0`` pads a late
+    start with silence and fills gaps, so sample ``n`` sits at ``t = n / sr`` on the same timeline as
+    the frames (sample counts alone drift between ffmpeg builds).
+    """
+    stream = ffmpeg.input(input_url(path), protocol_whitelist=PROTOCOL_WHITELIST).output(
+        "pipe:",
+        map="0:a:0",
+        af="aresample=async=1:first_pts=0",
+        ac=1,
+        ar=int(cfg.sample_rate_hz),
+        f="f32le",
+        acodec="pcm_f32le",
+        vn=None,
+        sn=None,
+        dn=None,
+    )
+    return _with_exe(stream.get_args(), exe)
+
+
+def encode_argv(
+    out_path: str,
+    width: int,
+    height: int,
+    fps: float,
+    wav_path: str | None = None,
+    *,
+    crf: int = 28,
+    preset: str = "medium",
+    audio_bitrate: str = "64k",
+    exe: str | None = None,
+) -> list[str]:
+    """argv encoding raw RGB24 frames from stdin (plus an optional WAV) to an H.264/AAC MP4.
+
+    stdin: ``uint8[H, W, 3]`` frames back to back at ``fps``. The output is yuv420p (what phones and
+    platforms publish) with ``+faststart``; metadata is dropped and muxing is bitexact so the same
+    frames and audio give the same bytes.
+    """
+    video = ffmpeg.input(
+        "pipe:0",
+        f="rawvideo",
+        pix_fmt="rgb24",
+        s=f"{width}x{height}",
+        framerate=_rate(fps),
+        protocol_whitelist=PROTOCOL_WHITELIST,
+    )
+    out_kwargs: dict[str, object] = {
+        "vcodec": "libx264",
+        "preset": preset,
+        "crf": crf,
+        "pix_fmt": "yuv420p",
+        "movflags": "+faststart",
+        "map_metadata": -1,
+        "fflags": "+bitexact",
+    }
+    if wav_path is None:
+        stream = ffmpeg.output(video, "file:" + os.path.abspath(out_path), **out_kwargs)
+    else:
+        audio = ffmpeg.input(input_url(wav_path), protocol_whitelist=PROTOCOL_WHITELIST)
+        out_kwargs.update(acodec="aac", audio_bitrate=audio_bitrate)
+        stream = ffmpeg.output(video.video, audio.audio, "file:" + os.path.abspath(out_path), **out_kwargs)
+    return _with_exe(stream.get_args(), exe, "-y")
+
+
+def rotate_remux_argv(src: str, dst: str, rotation_deg: int, *, exe: str | None = None) -> list[str]:
+    """argv copying ``src`` to ``dst`` (no re-encode) with a display matrix of ``rotation_deg``.
+
+    Makes the rotated phone videos that decoding must auto-rotate (degrees counter-clockwise, as
+    ffmpeg's ``-display_rotation``; needs ffmpeg >= 6.1).
+    """
+    stream = ffmpeg.input(
+        input_url(src), protocol_whitelist=PROTOCOL_WHITELIST, display_rotation=rotation_deg
+    ).output("file:" + os.path.abspath(dst), c="copy")
+    return _with_exe(stream.get_args(), exe, "-y")
