@@ -37,10 +37,12 @@ class RunSummary:
         lines += [f"  failed {pid}: {code}: {msg[:160]}" for pid, code, msg in self.failures[:20]]
         if not self.reconciled:
             lines.append(f"  WARNING: {sum(self.by_status.values())} videos rows for {self.n_inputs} inputs")
-        lines.append(
-            '  try: duckdb -c "SELECT post_id, track_id, count(*) AS steps, avg(arousal), avg(valence) FROM '
-            f"read_parquet('{out}/traces/**/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY ALL\""
+        query = (
+            "SELECT post_id, track_id, count(*) AS steps, avg(arousal), avg(valence) FROM "
+            f"read_parquet('{out}/traces/**/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY ALL"
         )
+        # The duckdb Python package is installed (no CLI binary), so the hint runs through Python.
+        lines.append(f'  try: .venv/bin/python -c "import duckdb; duckdb.sql(\\"{query}\\").show()"')
         return "\n".join(lines)
 
 
