@@ -4,6 +4,8 @@ The network is biubug6/Pytorch_Retinaface's MobileNet0.25 exported to ONNX with 
 and width. We build our own onnxruntime session from the wheel's bytes (the package keeps one global
 session with default threading, which would oversubscribe a 2-core Beam worker) and decode its outputs
 here in float32: the package's ``postprocess`` truncates boxes to ints and returns its own ``Face`` type.
+The network call itself is pluggable (``features/face_backends.py``: onnxruntime, or the same graph as a
+torch module for GPUs; user weights such as ResNet50); everything here is shared by both (docs/faces.md).
 
 Input convention, verified on ``skimage.data.astronaut()``: the network wants BGR minus the per-channel
 mean (104, 117, 123), as biubug6 trained it. At full size RGB and BGR both find the face (0.9993 vs
@@ -16,12 +18,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import BinaryIO
 
 import cv2
 import numpy as np
 import onnxruntime as ort
-from retinaface.weights import WEIGHTS
 
+from emotrace.features.face_backends import OnnxRuntimeRunner, as_probabilities, make_runner, weights_bytes
 from emotrace.schemas.config import FaceConfig
 from emotrace.schemas.records import FaceDetection
 
@@ -76,27 +79,25 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndar
 
 
 def make_session(intra_op_threads: int = 1) -> ort.InferenceSession:
-    """A CPU onnxruntime session over the packaged RetinaFace weights.
-
-    One intra-op thread by default: Beam runs one worker per core, so more threads only contend.
-    """
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = intra_op_threads
-    opts.inter_op_num_threads = 1
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(WEIGHTS, sess_options=opts, providers=["CPUExecutionProvider"])
+    """A CPU onnxruntime session over the packaged RetinaFace weights (one intra-op thread by default)."""
+    return OnnxRuntimeRunner(weights_bytes(None), intra_op_threads).session
 
 
 class FaceDetector:
-    """Batched RetinaFace-MobileNet0.25 detector on CPU.
+    """Batched RetinaFace detector: onnxruntime on CPU, or the same weights as a torch module.
 
     ``max_side_px``: frames whose longer side exceeds it are downscaled (area interpolation) before the
-    network sees them; results are mapped back, so callers always get their own frame's pixels.
-    ``max_batch``: frames of one size per ``session.run`` (the ONNX graph has a dynamic batch axis). On
+    network sees them; results are mapped back, so callers always get their own frame's pixels. None
+    (the default) takes ``cfg.detect_max_side_px``.
+    ``max_batch``: frames of one size per network call (the ONNX graph has a dynamic batch axis). On
     CPU batching does not pay: at 640x360 on one thread, 16.1 ms of CPU per frame at batch 1, 16.4 at 2,
-    16.8 at 4, 18.4 at 8 (bigger activations miss the cache), hence the default of 1. Raise it for an
-    accelerator execution provider. 8 frames of 640x360 are ~22 MB of network input.
-    A detector holds an onnxruntime session: build one per worker (``DoFn.setup``), never pickle it.
+    16.8 at 4, 18.4 at 8 (bigger activations miss the cache), hence the default of 1. Raise it for
+    ``backend="torch"`` on a GPU. 8 frames of 640x360 are ~22 MB of network input.
+    ``backend``: ``onnxruntime``, ``torch`` (onnx2torch conversion; needs the gpu extra) or ``auto``
+    (torch on a CUDA machine with the extra, else onnxruntime); ``device`` is torch's device.
+    ``weights``: ONNX bytes or an open binary file of a RetinaFace with the I/O contract described in
+    ``features.face_backends`` (e.g. biubug6's ResNet50); None takes the packaged MobileNet0.25.
+    A detector holds a session or a module: build one per worker (``DoFn.setup``), never pickle it.
     """
 
     def __init__(
@@ -105,7 +106,11 @@ class FaceDetector:
         max_side_px: int | None = None,
         intra_op_threads: int = 1,
         max_batch: int = 1,
+        backend: str = "onnxruntime",
+        device: str = "cpu",
+        weights: bytes | BinaryIO | None = None,
     ) -> None:
+        max_side_px = max_side_px if max_side_px is not None else cfg.detect_max_side_px
         if max_side_px is not None and max_side_px < 32:
             raise ValueError(f"max_side_px={max_side_px} is too small for RetinaFace; use >= 32 or None")
         if max_batch < 1:
@@ -113,8 +118,7 @@ class FaceDetector:
         self.cfg = cfg
         self.max_side_px = max_side_px
         self.max_batch = max_batch
-        self._session = make_session(intra_op_threads)
-        self._input_name = self._session.get_inputs()[0].name  # "input"
+        self._run = make_runner(backend, weights, device, intra_op_threads)
 
     def detect(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[FaceDetection]]:
         """Faces in each frame, highest score first.
@@ -147,11 +151,12 @@ class FaceDetector:
         x = frames[..., ::-1].astype(np.float32)  # RGB -> BGR
         x -= _MEAN_BGR
         x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))  # NHWC -> NCHW
-        loc, conf, landms = self._session.run(None, {self._input_name: x})
+        loc, conf, landms = self._run(x)
         anchors = _anchors(net_h, net_w)
+        scores = as_probabilities(conf)
         scale = np.array([width / net_w, height / net_h], dtype=np.float32)
         return [
-            self._decode(loc[b], conf[b, :, 1], landms[b], anchors, scale, height, width)
+            self._decode(loc[b], scores[b], landms[b], anchors, scale, height, width)
             for b in range(frames.shape[0])
         ]
 

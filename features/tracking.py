@@ -1,9 +1,16 @@
-"""Link per-frame face detections into tracks (one id per person per video) by box overlap.
+"""Link per-frame face detections into tracks (one id per person per video) by box overlap and looks.
 
 Association is a global assignment (Hungarian, ``scipy.optimize.linear_sum_assignment``) on IoU, so two
 faces that pass close to each other keep their ids where greedy best-IoU-first matching can swap or drop
 them. Tracks are compared on their last matched box: at the 5 fps analysis rate talking heads move
 little between frames, and a motion model would mostly add failure modes (cuts, camera pans).
+
+Appearance (optional, ``features.appearance`` embeddings of the aligned crops) does three things that
+IoU alone cannot: when two faces cross, the cost prefers the detection that looks like the track
+(``track_appearance_weight``); a pair that looks too different is never linked
+(``track_min_similarity``), so an occluding face does not take over the hidden face's track; and a
+track that lost IoU contact (a short miss while the face kept moving) takes back a detection that
+looks like it (``track_reid_similarity``) within ``track_reid_shift`` face sides per elapsed step.
 """
 
 from __future__ import annotations
@@ -17,15 +24,29 @@ from emotrace.schemas.config import FaceConfig
 from emotrace.schemas.records import FaceDetection
 
 _INFEASIBLE = 1e6  # cost of a pair below the IoU gate: any feasible pairing is cheaper
+_EMBEDDING_MOMENTUM = 0.3  # weight of the newest crop in a track's appearance signature
 
 
 @dataclass
 class Track:
-    """One face track: its id and where it was last seen. Later cues (appearance) add fields here."""
+    """One face track: its id, where it was last seen and what it looks like."""
 
     track_id: int
     box: np.ndarray  # float32[4] (x0, y0, x1, y1), last matched detection
     last_step: int  # grid step of the last matched detection
+    embedding: np.ndarray | None = None  # float32[E] unit vector, running mean of matched crops
+
+    def absorb(self, box: np.ndarray, step: int, embedding: np.ndarray | None) -> None:
+        self.box = np.asarray(box, dtype=np.float32)
+        self.last_step = step
+        if embedding is None:
+            return
+        if self.embedding is None:
+            self.embedding = np.asarray(embedding, dtype=np.float32)
+            return
+        # A running mean: one blurred or half-occluded crop moves the signature only a little.
+        mixed = (1.0 - _EMBEDDING_MOMENTUM) * self.embedding + _EMBEDDING_MOMENTUM * embedding
+        self.embedding = (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -60,11 +81,16 @@ class FaceTracker:
         """Tracks created so far in this video (ended ones included)."""
         return self._n_created
 
-    def update(self, step: int, detections: list[FaceDetection]) -> list[int]:
+    def update(
+        self, step: int, detections: list[FaceDetection], embeddings: np.ndarray | None = None
+    ) -> list[int]:
         """Track id for each of ``detections`` (same order), seen at grid step ``step``.
 
-        Unmatched detections start new tracks, numbered in detection order.
+        ``embeddings``: float32[D, E] unit appearance vectors of the detections' aligned crops, or None
+        for geometry only. Unmatched detections start new tracks, numbered in detection order.
         """
+        if embeddings is not None and len(embeddings) != len(detections):
+            raise ValueError(f"{len(embeddings)} embeddings for {len(detections)} detections")
         if self._last_step is not None and step < self._last_step:
             raise ValueError(f"steps must not decrease: got {step} after {self._last_step}")
         self._last_step = step
@@ -74,27 +100,56 @@ class FaceTracker:
 
         ids = [-1] * len(detections)
         if self._active and detections:
-            cost = self._association_cost(self._active, detections)
+            cost = self._association_cost(self._active, detections, embeddings, step)
             rows, cols = linear_sum_assignment(cost)
             for r, c in zip(rows, cols, strict=True):
                 if cost[r, c] < _INFEASIBLE:
                     track = self._active[r]
-                    track.box = np.asarray(detections[c].box, dtype=np.float32)
-                    track.last_step = step
+                    track.absorb(detections[c].box, step, None if embeddings is None else embeddings[c])
                     ids[c] = track.track_id
         for i, det in enumerate(detections):
             if ids[i] < 0:
                 track = Track(self._n_created, np.asarray(det.box, dtype=np.float32), step)
+                track.absorb(det.box, step, None if embeddings is None else embeddings[i])
                 self._n_created += 1
                 self._active.append(track)
                 ids[i] = track.track_id
         return ids
 
-    def _association_cost(self, tracks: list[Track], detections: list[FaceDetection]) -> np.ndarray:
+    def _association_cost(
+        self,
+        tracks: list[Track],
+        detections: list[FaceDetection],
+        embeddings: np.ndarray | None = None,
+        step: int = 0,
+    ) -> np.ndarray:
         """float64[T, D] cost of giving detection d to track t; ``_INFEASIBLE`` where the pair is gated out.
 
-        Seam for the appearance cue: blend ``1 - IoU`` with an embedding distance stored on ``Track``
-        and gate on both. Everything else (assignment, ageing, id allocation) stays as it is.
+        Geometry only: ``1 - IoU`` where IoU passes ``track_iou``. With appearance, for tracks that
+        have a signature: ``(1 - w)(1 - IoU) + w(1 - cos)``, feasible where (IoU passes the gate or the
+        looks pass ``track_reid_similarity`` within the allowed shift) and the looks pass
+        ``track_min_similarity``.
         """
-        iou = iou_matrix(np.stack([t.box for t in tracks]), np.stack([d.box for d in detections]))
-        return np.where(iou >= self.cfg.track_iou, 1.0 - iou, _INFEASIBLE)
+        cfg = self.cfg
+        t_boxes = np.stack([t.box for t in tracks]).astype(np.float64)
+        d_boxes = np.stack([d.box for d in detections]).astype(np.float64)
+        iou = iou_matrix(t_boxes, d_boxes)
+        cost = np.where(iou >= cfg.track_iou, 1.0 - iou, _INFEASIBLE)
+        has_emb = np.array([t.embedding is not None for t in tracks])
+        if embeddings is None or not has_emb.any():
+            return cost
+        t_emb = np.stack(
+            [t.embedding if t.embedding is not None else np.zeros_like(embeddings[0]) for t in tracks]
+        )
+        sim = np.clip(t_emb.astype(np.float64) @ np.asarray(embeddings, np.float64).T, -1.0, 1.0)
+        # Centre distance in face sides (the track's box side), allowed to grow with the steps elapsed.
+        t_side = np.sqrt(np.maximum((t_boxes[:, 2] - t_boxes[:, 0]) * (t_boxes[:, 3] - t_boxes[:, 1]), 1.0))
+        t_c = (t_boxes[:, :2] + t_boxes[:, 2:]) / 2
+        d_c = (d_boxes[:, :2] + d_boxes[:, 2:]) / 2
+        shift = np.linalg.norm(t_c[:, None, :] - d_c[None, :, :], axis=2) / t_side[:, None]
+        elapsed = np.array([step - t.last_step for t in tracks], dtype=np.float64)[:, None]
+        reid = (sim >= cfg.track_reid_similarity) & (shift <= cfg.track_reid_shift * np.maximum(elapsed, 1))
+        feasible = ((iou >= cfg.track_iou) | reid) & (sim >= cfg.track_min_similarity)
+        w = cfg.track_appearance_weight
+        blended = np.where(feasible, (1.0 - w) * (1.0 - iou) + w * (1.0 - sim), _INFEASIBLE)
+        return np.where(has_emb[:, None], blended, cost)

@@ -1,0 +1,31 @@
+"""The face options reach FaceConfig (the core never sees argparse)."""
+
+from __future__ import annotations
+
+import argparse
+
+from emotrace.pipelines.options import add_analyze_args, analyze_config
+from emotrace.schemas.config import FaceConfig
+
+
+def _faces(argv: list[str]) -> FaceConfig:
+    parser = argparse.ArgumentParser()
+    add_analyze_args(parser)
+    args = parser.parse_args(["--input", "in", "--output", "out", *argv])
+    return analyze_config(args, 0.2, 25, 64).faces
+
+
+def test_defaults_keep_the_packaged_cpu_detector():
+    f = _faces([])
+    assert (f.backend, f.device, f.weights_uri, f.detect_max_side_px, f.detect_batch) == (
+        "onnxruntime", "cpu", None, None, 1
+    )  # fmt: skip
+
+
+def test_face_flags_fill_the_face_config():
+    f = _faces(
+        ["--face-threshold", "0.6", "--min-face", "32", "--face-max-side", "480", "--face-backend", "torch",
+         "--face-device", "cuda:1", "--face-batch", "16", "--face-weights", "gs://b/r50.onnx"]
+    )  # fmt: skip
+    assert (f.score_threshold, f.min_face_px, f.detect_max_side_px) == (0.6, 32, 480)
+    assert (f.backend, f.device, f.detect_batch, f.weights_uri) == ("torch", "cuda:1", 16, "gs://b/r50.onnx")
