@@ -1,0 +1,134 @@
+"""Analyst outputs on real pipeline output (pipeline tier): every query in docs/queries.md, the
+aggregate pipeline, and both plots. One analyze run and two aggregate runs serve the whole module."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow.dataset as ds
+import pytest
+from PIL import Image
+
+from emotrace.analytics.plots import plane_figure, save, trace_figure
+from emotrace.pipelines import aggregate, analyze, plot
+from emotrace.schemas.tables import POST_AGGREGATES, USER_AGGREGATES
+
+pytestmark = [pytest.mark.pipeline, pytest.mark.media]
+
+QUERIES_MD = Path(__file__).resolve().parents[2] / "docs" / "queries.md"
+DOC = QUERIES_MD.read_text(encoding="utf-8")
+SQL = re.findall(r"```sql\n(.*?)```", DOC, re.S)
+PYTHON = re.findall(r"```python\n(.*?)```", DOC, re.S)
+
+
+@pytest.fixture(scope="module")
+def out(sample_posts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("analyst")
+    for name in os.listdir(sample_posts_dir):
+        shutil.copy(sample_posts_dir / name, work / name)
+    (work / "broken.mp4").write_bytes(np.random.default_rng(7).bytes(20_000))  # one failure to query
+    with open(work / "manifest.csv", "a", encoding="utf-8") as f:
+        f.write("broken.mp4,broken,user_b,2024-05-03T10:00:00Z\n")
+    out = work / "out"
+    analyze.run(["--input", str(work / "manifest.csv"), "--output", str(out), "--run-id", "q1"])
+    for by in ("post", "user"):
+        aggregate.run(["--input", str(out), "--by", by, "--output", str(out), "--run-id", f"agg-{by}"])
+    return out
+
+
+def _in(out: Path, text: str) -> str:
+    """The docs say ``out/...``; point them at this module's output folder."""
+    return re.sub(r"(['\"])out/", lambda m: f"{m.group(1)}{out}/", text)
+
+
+def test_docs_hold_queries_for_each_question():
+    assert len(SQL) >= 8 and len(PYTHON) == 2
+    for topic in ("Top posts by arousal", "valence by month", "Coverage", "Failures by error code"):
+        assert topic in DOC
+
+
+@pytest.mark.parametrize("sql", SQL, ids=[f"sql{i}" for i in range(len(SQL))])
+def test_every_documented_query_runs_and_returns_rows(out, sql):
+    rows = duckdb.connect().execute(_in(out, sql)).fetchall()
+    assert rows, sql
+
+
+@pytest.mark.parametrize("code", PYTHON, ids=["pandas", "pyarrow_dataset"])
+def test_documented_python_reads_return_rows(out, code):
+    scope: dict = {}
+    exec(compile(_in(out, code), str(QUERIES_MD), "exec"), scope)  # our own docs, nothing else
+    assert len(scope["result"]) > 0
+
+
+def test_post_aggregates_agree_with_the_traces(out):
+    table = ds.dataset(str(out / "post_aggregates"), format="parquet").to_table()
+    assert table.schema.equals(POST_AGGREGATES, check_metadata=False)
+    got = {r["post_id"]: r for r in table.to_pylist()}
+    assert set(got) == {"talking_head", "silent_face", "no_face"}  # the broken post wrote no trace rows
+    con = duckdb.connect()
+    for post, row in got.items():
+        # no_face has only face-less rows, the others one track plus face-less steps: all rows are primary
+        seconds, arousal = con.execute(
+            "SELECT sum(round(step_s, 6)), sum(arousal * round(step_s, 6)) / sum(round(step_s, 6)) "
+            f"FROM read_parquet('{out}/traces/**/*.parquet') WHERE post_id = ?",
+            [post],
+        ).fetchone()
+        assert row["seconds_analysed"] == pytest.approx(seconds) and seconds == pytest.approx(8.0)
+        assert row["arousal_mean"] == pytest.approx(arousal, abs=1e-6)
+        assert row["arousal_p10"] <= row["arousal_median"] <= row["arousal_p90"]
+        assert row["tracks"] == "primary" and row["run_id"] == "agg-post" and row["source_run_ids"] == "q1"
+    assert got["no_face"]["face_coverage"] == 0 and got["silent_face"]["audio_coverage"] == 0
+
+
+def test_user_aggregates_pool_each_users_posts(out):
+    table = ds.dataset(str(out / "user_aggregates"), format="parquet").to_table()
+    assert table.schema.equals(USER_AGGREGATES, check_metadata=False)
+    got = {r["user_id"]: r for r in table.to_pylist()}
+    assert got["user_a"]["n_posts"] == 2 and got["user_b"]["n_posts"] == 1
+    assert got["user_a"]["seconds_analysed"] == pytest.approx(16.0)
+    assert got["user_a"]["audio_coverage"] == pytest.approx(0.5)  # silent_face: 8 of 16 s without sound
+
+
+def test_plot_post_renders_a_png_of_the_tables_values(out, tmp_path):
+    png = tmp_path / "trace.png"
+    assert plot.main(["--input", str(out), "--post-id", "talking_head", "-o", str(png)]) == 0
+    with Image.open(io.BytesIO(png.read_bytes())) as img:
+        assert img.format == "PNG" and img.width >= 600 and img.height >= 400
+        assert len(set(img.convert("L").getdata())) > 16  # drawn, not blank
+    rows = plot.read_rows(str(out), "post_id", "talking_head")
+    fig = trace_figure(rows)
+    lines = {line.get_label(): line for line in fig.axes[0].lines}
+    t = np.asarray(lines["arousal"].get_xdata(), dtype=float)
+    keep = ~np.isnan(t)
+    # talking_head: one track + face-less steps, so the primary lane is every row
+    expected = sorted((r["t_s"], r["arousal"]) for r in rows)
+    np.testing.assert_allclose(t[keep], [e[0] for e in expected])
+    arousal = np.asarray(lines["arousal"].get_ydata(), dtype=float)[keep]
+    np.testing.assert_allclose(arousal, [e[1] for e in expected])
+    attn = {line.get_label(): line for line in fig.axes[2].lines}
+    assert set(attn) >= {"face", "audio"}
+    save(fig, str(tmp_path / "again.png"))
+
+
+def test_plot_user_draws_each_post_at_its_mean(out, tmp_path):
+    png = tmp_path / "plane.png"
+    assert plot.main(["--input", str(out), "--user-id", "user_a", "-o", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = plane_figure(plot.read_rows(str(out), "user_id", "user_a"))
+    points = fig.axes[0].collections[-1].get_offsets()
+    table = ds.dataset(str(out / "post_aggregates"), format="parquet").to_table().to_pylist()
+    means = sorted((r["valence_mean"], r["arousal_mean"]) for r in table if r["user_id"] == "user_a")
+    np.testing.assert_allclose(sorted(map(tuple, np.asarray(points))), means, atol=1e-9)
+    save(fig, str(tmp_path / "again.png"))
+
+
+def test_aggregate_refuses_a_folder_without_traces(tmp_path):
+    with pytest.raises(SystemExit, match="no traces under"):
+        aggregate.run(["--input", str(tmp_path), "--by", "post", "--output", str(tmp_path / "agg")])
+    assert not (tmp_path / "agg").exists()
