@@ -76,9 +76,9 @@ def video_frames_argv(path: str, info: MediaInfo, cfg: DecodeConfig, *, exe: str
     width, height = frame_size(info, cfg)
     fps = f"fps=fps={_rate(cfg.frame_rate_hz)}:start_time=0:round=up"
     vf = f"{fps},scale=w={width}:h={height}:flags=area"
-    stream = ffmpeg.input(input_url(path), protocol_whitelist=PROTOCOL_WHITELIST).output(
-        "pipe:", map="0:V:0", vf=vf, f="rawvideo", pix_fmt="rgb24", an=None, sn=None, dn=None
-    )
+    stream = ffmpeg.input(
+        input_url(path), protocol_whitelist=PROTOCOL_WHITELIST, format_whitelist=cfg.format_whitelist
+    ).output("pipe:", map="0:V:0", vf=vf, f="rawvideo", pix_fmt="rgb24", an=None, sn=None, dn=None)
     return _with_exe(stream.get_args(), exe)
 
 
@@ -89,7 +89,9 @@ def audio_argv(path: str, cfg: DecodeConfig, *, exe: str | None = None) -> list[
     start with silence and fills gaps, so sample ``n`` sits at ``t = n / sr`` on the same timeline as
     the frames (sample counts alone drift between ffmpeg builds).
     """
-    stream = ffmpeg.input(input_url(path), protocol_whitelist=PROTOCOL_WHITELIST).output(
+    stream = ffmpeg.input(
+        input_url(path), protocol_whitelist=PROTOCOL_WHITELIST, format_whitelist=cfg.format_whitelist
+    ).output(
         "pipe:",
         map="0:a:0",
         af="aresample=async=1:first_pts=0",

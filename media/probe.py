@@ -14,6 +14,7 @@ from typing import NamedTuple
 import av
 
 from emotrace.media.argv import input_url
+from emotrace.schemas.config import ALLOWED_CONTAINER_FORMATS
 from emotrace.schemas.errors import EmotraceError, ErrorCode
 from emotrace.schemas.records import MediaInfo
 
@@ -80,19 +81,26 @@ def build_media_info(
     )
 
 
-def probe(path: str) -> MediaInfo:
+def probe(path: str, format_whitelist: str = ALLOWED_CONTAINER_FORMATS) -> MediaInfo:
     """Probe the local file ``path``.
 
     Raises EmotraceError with INPUT_NOT_FOUND (nothing there), INPUT_UNREADABLE (a folder, a FIFO or
-    device, no permission), PROBE_FAILED (not parsable media), NO_MEDIA_STREAMS (no audio or video).
+    device, no permission), FORMAT_NOT_ALLOWED (a container outside ``format_whitelist``, e.g. a concat
+    or HLS playlist), PROBE_FAILED (not parsable media), NO_MEDIA_STREAMS (no audio or video).
     """
     _check_readable_file(path)
+    # The protocol whitelist stops network access; the format whitelist stops demuxers that open other
+    # files (concat, hls, image2): with only the first, an ffconcat file named .mp4 reads a local video.
+    options = {"protocol_whitelist": "file", "format_whitelist": format_whitelist}
     try:
-        # The whitelist stops a crafted playlist (HLS, concat) from opening network protocols.
-        with av.open(input_url(path), options={"protocol_whitelist": "file"}) as container:
+        with av.open(input_url(path), options=options) as container:
             return _probe_container(container)
     except EmotraceError:
         raise
+    except av.ArgumentError as exc:  # EINVAL from avformat_open_input: the detected demuxer is refused
+        raise EmotraceError(
+            ErrorCode.FORMAT_NOT_ALLOWED, f"{path}: container format not whitelisted ({format_whitelist})"
+        ) from exc
     except FileNotFoundError as exc:  # av.error.* also derive from the builtin OSErrors
         raise EmotraceError(ErrorCode.INPUT_NOT_FOUND, f"{path}: {_reason(exc)}") from exc
     except (PermissionError, IsADirectoryError) as exc:

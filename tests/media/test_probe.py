@@ -114,7 +114,10 @@ def test_probe_error_codes(tmp_path: os.PathLike[str]) -> None:
     with pytest.raises(EmotraceError, match="Invalid data found"):  # FFmpeg's reason reaches the row
         probe(random_bytes)
     assert _probe_code(empty) == ErrorCode.PROBE_FAILED
-    assert _probe_code(subtitles) == ErrorCode.NO_MEDIA_STREAMS  # parses, but only a subtitle stream
+    assert _probe_code(subtitles) == ErrorCode.FORMAT_NOT_ALLOWED  # srt is not a video container
+    with pytest.raises(EmotraceError) as err:  # allowed, it parses, but holds only a subtitle stream
+        probe(subtitles, format_whitelist="srt")
+    assert err.value.code == ErrorCode.NO_MEDIA_STREAMS
 
 
 @pytest.mark.media

@@ -1,0 +1,48 @@
+"""The step grid when decoding ends early or yields nothing (pure: no decoder, no detector)."""
+
+import numpy as np
+import pytest
+
+from emotrace.features.windows import WindowStats, iter_step_windows
+from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.errors import EmotraceError, ErrorCode
+from emotrace.schemas.records import AudioChunk, MediaInfo, VideoRef
+
+REF = VideoRef("/x.mp4", "x")
+
+
+class NoFaces:
+    def detect(self, frames):
+        return [[] for _ in frames]
+
+
+def _audio(seconds: float):
+    n = int(seconds * 16_000)
+    t = np.arange(n) / 16_000
+    yield AudioChunk(0.0, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16_000)
+
+
+def test_nothing_decodable_is_empty_media():
+    info = MediaInfo(4.0, True, True, 64, 64)
+    with pytest.raises(EmotraceError) as err:
+        list(iter_step_windows(REF, info, iter([]), iter([]), NoFaces(), AnalyzeConfig(), 64))
+    assert err.value.code == ErrorCode.EMPTY_MEDIA
+
+
+def test_audio_that_stops_early_gives_a_partial_trace_up_to_where_it_stops():
+    info = MediaInfo(8.0, False, True)
+    stats = WindowStats()
+    windows = list(iter_step_windows(REF, info, iter([]), _audio(3.0), NoFaces(), AnalyzeConfig(), 64, stats))
+    valid_steps = sorted(w.start_step + i for w in windows for i in np.flatnonzero(w.valid))
+    assert valid_steps == list(range(15))  # 3.0 s of audio at 0.2 s steps, not 8.0 s of invented steps
+    assert stats.partial is not None and "3.0 s of 8.0 s" in stats.partial
+
+
+def test_full_coverage_is_not_partial():
+    stats = WindowStats()
+    windows = list(
+        iter_step_windows(
+            REF, MediaInfo(3.0, False, True), iter([]), _audio(3.0), NoFaces(), AnalyzeConfig(), 64, stats
+        )
+    )
+    assert stats.partial is None and sum(int(w.valid.sum()) for w in windows) == 15
