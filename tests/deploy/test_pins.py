@@ -1,0 +1,105 @@
+"""The deployment files name the versions setup.py pins (issue 9 acceptance: "a test checks the versions
+match"). A worker image whose Beam differs from the launcher's fails at run time with an opaque
+SDK-harness error, and a torch drift changes numerics; both are caught here, before any image is built."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+WORKER = REPO / "deploy" / "worker" / "Dockerfile"
+LAUNCHER = REPO / "deploy" / "dataflow" / "Dockerfile.launcher"
+FLINK = REPO / "deploy" / "flink" / "flink-deployment.yaml"
+JOB_SERVER = REPO / "deploy" / "flink" / "beam-job-server.yaml"
+
+
+def setup_pins() -> dict[str, str]:
+    """``{"apache-beam": "2.77.0", ..., "python": "3.11"}`` from setup.py's exact pins and python_requires."""
+    text = (REPO / "setup.py").read_text(encoding="utf-8")
+    pins = dict(re.findall(r'"([A-Za-z0-9_.\-]+)==([^"\s;]+)"', text))
+    (python,) = re.findall(r'python_requires="\s*>=\s*(\d+\.\d+)\s*,\s*<', text)
+    return {**pins, "python": python}
+
+
+def resolve(dockerfile: str) -> str:
+    """The Dockerfile with every ``${ARG}`` replaced by its default (the first ``ARG NAME=value``)."""
+    defaults: dict[str, str] = {}
+    for name, value in re.findall(r"^ARG\s+([A-Z_]+)=(\S+)", dockerfile, flags=re.M):
+        defaults.setdefault(name, value)
+    return re.sub(r"\$\{([A-Z_]+)\}", lambda m: defaults.get(m.group(1), m.group(0)), dockerfile)
+
+
+def dockerfile_versions(dockerfile: str) -> dict[str, set[str]]:
+    """Every version a Dockerfile names, after ARG substitution (a set: two spellings may disagree)."""
+    text = resolve(dockerfile)
+    found: dict[str, set[str]] = {"python": set(), "apache-beam": set(), "torch": set()}
+    for minor in re.findall(r"\bpython:(\d+\.\d+)", text):  # FROM python:3.11-slim
+        found["python"].add(minor)
+    for minor, beam in re.findall(r"beam_python(\d+\.\d+)_sdk:([0-9.]+)", text):
+        found["python"].add(minor)
+        found["apache-beam"].add(beam)
+    for digits in re.findall(r"python(\d)(\d+)-template-launcher-base", text):
+        found["python"].add(".".join(digits))
+    for name, version in re.findall(r'"(apache-beam|torch)(?:\[[a-z,]+\])?==([^"\s]+)"', text):
+        found[name].add(version)
+    return found
+
+
+def mismatches(found: dict[str, set[str]], pins: dict[str, str]) -> list[str]:
+    return [f"{name}: {sorted(v)} vs setup.py {pins[name]}" for name, v in found.items() if v - {pins[name]}]
+
+
+def test_setup_pins_are_read():
+    pins = setup_pins()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pins["apache-beam"]) and re.fullmatch(r"\d+\.\d+", pins["python"])
+    assert "torch" in pins
+
+
+def test_worker_dockerfile_matches_setup_pins():
+    found = dockerfile_versions(WORKER.read_text(encoding="utf-8"))
+    # Each must be named at least once, or the image silently takes whatever the resolver picks.
+    assert all(found[k] for k in ("python", "apache-beam", "torch")), found
+    assert mismatches(found, setup_pins()) == []
+
+
+def test_launcher_dockerfile_matches_setup_pins():
+    found = dockerfile_versions(LAUNCHER.read_text(encoding="utf-8"))
+    assert found["python"], found  # the launcher base is per Python minor
+    assert mismatches(found, setup_pins()) == []
+
+
+def test_flink_job_server_matches_beam_and_flink_versions():
+    pins = setup_pins()
+    (server,) = [d for d in yaml.safe_load_all(JOB_SERVER.read_text()) if d["kind"] == "Deployment"]
+    image = server["spec"]["template"]["spec"]["containers"][0]["image"]
+    m = re.fullmatch(r"apache/beam_flink(\d+\.\d+)_job_server:([0-9.]+)", image)
+    assert m, image
+    flink = yaml.safe_load(FLINK.read_text())["spec"]
+    assert m.group(2) == pins["apache-beam"]
+    # The job server is built against one Flink minor; the cluster must run that minor.
+    assert flink["flinkVersion"] == "v" + m.group(1).replace(".", "_")
+    assert flink["image"].startswith(f"flink:{m.group(1)}")
+
+
+def test_drift_is_detected():
+    """The checker is not vacuous: a bumped torch or Beam in the Dockerfile is reported."""
+    text = WORKER.read_text(encoding="utf-8")
+    pins = setup_pins()
+    bumped = re.sub(r"ARG TORCH_VERSION=\S+", "ARG TORCH_VERSION=0.0.1", text)
+    assert mismatches(dockerfile_versions(bumped), pins) == [f"torch: ['0.0.1'] vs setup.py {pins['torch']}"]
+    bumped = re.sub(r"ARG BEAM_VERSION=\S+", "ARG BEAM_VERSION=2.1.0", text)
+    assert any(m.startswith("apache-beam") for m in mismatches(dockerfile_versions(bumped), pins))
+
+
+@pytest.mark.parametrize("path", [WORKER, LAUNCHER])
+def test_dockerfile_copies_only_existing_paths(path: Path):
+    """Lint by inspection, automated: every COPY source from the build context exists in the repo."""
+    for line in resolve(path.read_text(encoding="utf-8")).splitlines():
+        if line.startswith("COPY ") and "--from=" not in line:
+            *sources, _dest = line.split()[1:]
+            for src in sources:
+                assert (REPO / src).exists(), f"{path.name}: COPY {src} does not exist"
