@@ -110,6 +110,11 @@ def _state_dict_digest(state_dict: Mapping[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+def state_dict_digest(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """Public name of the weights' sha256 (trained bundles' versions end in its first 10 hex digits)."""
+    return _state_dict_digest(state_dict)
+
+
 def make_untrained_bundle(
     audio_feature_names: Sequence[str], seed: int = 0, **config_overrides: Any
 ) -> ModelBundle:

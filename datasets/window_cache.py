@@ -1,0 +1,185 @@
+"""Training/evaluation features: the analyze pipeline's own windows, cached per video.
+
+No train/serve skew: a video is probed and decoded with ``emotrace.media`` and cut into windows by
+``features.windows.iter_step_windows``, exactly as ``transforms/extract.py`` does in ``analyze``; the
+only difference is that the windows are stacked and saved instead of sent to ``RunInference``.
+
+Cache: ``<cache_dir>/<key>.npz``, ``key`` = sha256 of the media bytes (video, and the separate audio
+file if any) and of everything that shapes the windows (the ``AnalyzeConfig``, crop size, the
+descriptor names, the source of ``emotrace.media`` and ``emotrace.features``, and ``EXTRACT_VERSION``).
+Re-training on the same files never re-extracts; changing a byte of a video, a config field or the
+feature code does. Pure core: no Beam import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
+
+import numpy as np
+
+from emotrace.datasets.labels import LabelledVideo, to_grid
+from emotrace.model.data import WindowArrays, stack_windows
+from emotrace.schemas.config import AnalyzeConfig
+
+EXTRACT_VERSION = 1  # bump when window extraction changes in a way the config does not capture
+log = logging.getLogger("emotrace.train")
+# One detector per process and face config: an onnxruntime session is expensive and not picklable.
+_DETECTORS: dict[object, object] = {}
+
+
+def file_sha256(path: str, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """sha256 of the decoding and feature code (``emotrace.media``, ``emotrace.features`` sources): an
+    edit there may change windows without changing any config field, so it invalidates the cache."""
+    import emotrace.features
+    import emotrace.media
+
+    h = hashlib.sha256()
+    for pkg in (emotrace.media, emotrace.features):
+        folder = os.path.dirname(os.path.abspath(pkg.__file__ or ""))
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                h.update(name.encode())
+                h.update(file_sha256(os.path.join(folder, name)).encode())
+    return h.hexdigest()
+
+
+def config_digest(cfg: AnalyzeConfig, crop_px: int) -> str:
+    from emotrace.features.acoustics import AUDIO_FEATURE_NAMES
+
+    payload = {
+        "cfg": cfg.to_dict(),
+        "crop_px": crop_px,
+        "features": list(AUDIO_FEATURE_NAMES),
+        "extract_version": EXTRACT_VERSION,
+        "code": code_digest(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def cache_key(video_path: str, audio_path: str | None, cfg: AnalyzeConfig, crop_px: int) -> str:
+    parts = [
+        file_sha256(video_path),
+        file_sha256(audio_path) if audio_path else "",
+        config_digest(cfg, crop_px),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def extract_windows(
+    video_path: str, cfg: AnalyzeConfig, crop_px: int, audio_path: str | None = None
+) -> WindowArrays:
+    """All windows of one video (video index 0, no gold), through the analyze pipeline's core.
+
+    ``audio_path``: a separate soundtrack decoded in place of the video's audio (RECOLA ships WAVs);
+    its timeline starts at the video's t = 0.
+    """
+    from emotrace.features.acoustics import AUDIO_FEATURE_NAMES, warm_up
+    from emotrace.features.faces import FaceDetector
+    from emotrace.features.windows import iter_step_windows
+    from emotrace.media.decode import iter_audio, iter_frames
+    from emotrace.media.probe import probe
+    from emotrace.schemas.records import VideoRef
+
+    f = cfg.faces
+    detector = _DETECTORS.get(f)
+    if detector is None:
+        weights = None
+        if f.weights_uri is not None:  # local files only here (the Beam layer also reads gs://)
+            with open(f.weights_uri, "rb") as fh:
+                weights = fh.read()
+        warm_up()
+        # Built as ExtractWindows.setup builds it (transforms/extract.py), so crops match analyze's.
+        detector = _DETECTORS[f] = FaceDetector(
+            f, max_batch=f.detect_batch, backend=f.backend, device=f.device, weights=weights
+        )
+    info = probe(video_path, cfg.decode.format_whitelist)
+    audio_src, audio_info = video_path, info
+    if audio_path is not None:
+        audio_src, audio_info = audio_path, probe(audio_path, cfg.decode.format_whitelist)
+        info = dataclasses.replace(info, has_audio=audio_info.has_audio)
+    ref = VideoRef(video_uri=video_path, post_id=os.path.basename(video_path))
+    windows = list(
+        iter_step_windows(
+            ref,
+            info,
+            iter_frames(video_path, info, cfg.decode),
+            iter_audio(audio_src, audio_info, cfg.decode),
+            detector,
+            cfg,
+            crop_px,
+        )
+    )
+    return stack_windows(windows, crop_px, len(AUDIO_FEATURE_NAMES), cfg.grid.window_steps)
+
+
+def _save(path: str, arrays: WindowArrays) -> None:
+    # Write then rename: an interrupted run never leaves a truncated file that a later run would trust.
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".npz.tmp")
+    os.close(fd)
+    with open(tmp, "wb") as f:
+        np.savez(f, **{k.name: getattr(arrays, k.name) for k in dataclasses.fields(arrays)})
+    os.replace(tmp, path)
+
+
+def _load(path: str) -> WindowArrays:
+    with np.load(path) as z:
+        return WindowArrays(**{k.name: z[k.name] for k in dataclasses.fields(WindowArrays)})
+
+
+def cached_windows(
+    video: LabelledVideo, cfg: AnalyzeConfig, crop_px: int, cache_dir: str
+) -> tuple[WindowArrays, bool]:
+    """The video's windows from the cache, or extracted and cached. Returns (windows, was_cached)."""
+    os.makedirs(cache_dir, exist_ok=True)
+    path = os.path.join(cache_dir, cache_key(video.video_path, video.audio_path, cfg, crop_px) + ".npz")
+    if os.path.exists(path):
+        return _load(path), True
+    arrays = extract_windows(video.video_path, cfg, crop_px, video.audio_path)
+    _save(path, arrays)
+    return arrays, False
+
+
+def _job(args: tuple[LabelledVideo, AnalyzeConfig, int, str]) -> tuple[WindowArrays, bool]:
+    return cached_windows(*args)
+
+
+def load_corpus(
+    videos: Sequence[LabelledVideo], cfg: AnalyzeConfig, crop_px: int, cache_dir: str, workers: int = 1
+) -> list[WindowArrays]:
+    """Windows of each video with gold labels attached (``video`` = its index in ``videos``).
+
+    Labels are averaged onto the grid (``to_grid``) per step; extraction runs in ``workers`` processes.
+    """
+    jobs = [(v, cfg, crop_px, cache_dir) for v in videos]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(min(workers, len(jobs))) as pool:
+            results = list(pool.map(_job, jobs))
+    else:
+        results = [_job(j) for j in jobs]
+    n_cached = sum(cached for _, cached in results)
+    log.info(
+        "features: %d videos (%d from cache, %d extracted)", len(videos), n_cached, len(videos) - n_cached
+    )
+    out = []
+    for i, (video, (arrays, _)) in enumerate(zip(videos, results, strict=True)):
+        n_steps = int(arrays.start_step.max()) + arrays.window_steps if len(arrays) else 0
+        labels = to_grid(video.load_labels(), cfg.grid.step_s, n_steps)
+        out.append(arrays.with_video_index(0).with_gold([labels]).with_video_index(i))
+    return out

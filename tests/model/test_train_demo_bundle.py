@@ -1,0 +1,110 @@
+"""The shipped demo bundle, scored on freshly generated synthetic posts it has never seen.
+
+The posts come from another seed than the demo corpus (``default_rng([seed, k])`` streams do not
+overlap), go through the analyze pipeline's own feature code, and are scored like ``emotrace evaluate``.
+Thresholds sit a little below the acceptance numbers measured on the 6-post test split (docs/model.md),
+because 3 posts of 20 s give a noisier CCC.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from emotrace.datasets.corpus import open_corpus
+from emotrace.datasets.synth import build_corpus
+from emotrace.datasets.window_cache import load_corpus
+from emotrace.model.bundle import load_bundle
+from emotrace.model.data import WindowArrays, concat
+from emotrace.model.evaluate import attention_by_face, evaluate_conditions, predict_arrays
+from emotrace.pipelines.train import analyze_config_for, demo_bundle_path
+
+pytestmark = [pytest.mark.media, pytest.mark.slow]
+HELD_OUT_SEED = 2024
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    path = demo_bundle_path()
+    assert os.path.exists(path), "emotrace/assets/demo_bundle.pt is missing: run `emotrace train --demo`"
+    return load_bundle(path)
+
+
+@pytest.fixture(scope="module")
+def held_out(bundle, tmp_path_factory: pytest.TempPathFactory) -> WindowArrays:
+    root = tmp_path_factory.mktemp("held_out")
+    build_corpus(str(root / "corpus"), n_posts=3, seed=HELD_OUT_SEED, workers=2)
+    cfg = bundle.model_config
+    videos = list(open_corpus(str(root / "corpus")).videos)
+    return concat(
+        load_corpus(videos, analyze_config_for(cfg), cfg.crop_size_px, str(root / "cache"), workers=2)
+    )
+
+
+@pytest.fixture(scope="module")
+def results(bundle, held_out):
+    return evaluate_conditions(bundle.build_model(), held_out)
+
+
+def test_bundle_is_named_and_documented(bundle):
+    assert bundle.version.startswith("synthetic-demo-")
+    assert bundle.is_trained and bundle.training_fingerprint
+    assert set(bundle.metrics["test"]) == {"both", "audio_only", "face_only", "face_missing_50"}
+    assert os.path.getsize(demo_bundle_path()) < 10e6
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured on these 3 posts: arousal 0.749, valence 0.891 (4-post test split: 0.932 / 0.883); "
+    "fused arousal does not generalise evenly across posts yet (docs/model.md, Results)",
+)
+def test_fused_ccc_on_unseen_posts(results):
+    assert results["both"]["arousal"] >= 0.85, results
+    assert results["both"]["valence"] >= 0.80, results
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="acceptance not met yet: fused valence 0.865 < 0.90 on the 6-post test split (arousal 0.941; "
+    "face_only valence 0.884; docs/model.md, Results)",
+)
+def test_fused_ccc_meets_the_acceptance_bar(bundle):
+    assert min(bundle.metrics["test"]["both"].values()) >= 0.90
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="acceptance not met yet: with half the faces removed valence drops 0.054 > 0.05 on the 6-post "
+    "test split (0.865 -> 0.811; arousal rises 0.941 -> 0.953; docs/model.md, Results)",
+)
+def test_losing_half_the_faces_meets_the_acceptance_bar(bundle):
+    test = bundle.metrics["test"]
+    for dim in ("arousal", "valence"):
+        assert test["face_missing_50"][dim] >= test["both"][dim] - 0.05, test
+
+
+def test_each_modality_alone_is_clearly_worse_somewhere(results):
+    both = results["both"]
+    assert results["audio_only"]["valence"] < both["valence"] - 0.15, results
+    assert results["face_only"]["arousal"] < both["arousal"] - 0.10, results
+
+
+def test_losing_half_the_faces_costs_little(results):
+    # Passes on these 3 posts (valence -0.049, arousal +0.08); on the 4-post test split valence drops
+    # 0.104, above the 0.05 target (docs/model.md, Results; test_fused_ccc_meets_the_acceptance_bar).
+    for dim in ("arousal", "valence"):
+        assert results["face_missing_50"][dim] >= results["both"][dim] - 0.07, results
+
+
+def test_attention_shifts_to_audio_where_the_face_is_missing(bundle, held_out):
+    model = bundle.build_model()
+    weights = attention_by_face(model, held_out)
+    assert weights["audio_weight_face_missing"] == 1.0  # masked: exactly, not approximately
+    assert weights["audio_weight_face_present"] < 0.9
+    # The same steps, with and without their face: audio's weight rises on every one of them.
+    steps = held_out.valid & held_out.face_mask & held_out.audio_mask
+    _, with_face = predict_arrays(model, held_out)
+    _, without = predict_arrays(model, held_out, face_mask=np.zeros_like(held_out.face_mask))
+    assert (without[steps][:, 1] > with_face[steps][:, 1]).all()
