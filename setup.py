@@ -34,6 +34,10 @@ INSTALL_REQUIRES = [
     "scikit-image==0.26.0",
 ]
 
+# RetinaFace ONNX -> torch module for batched GPU face detection (features/face_backends.py);
+# onnx2torch imports torchvision.
+FACE_TORCH = ["onnx==1.23.2", "onnx2torch==1.5.15", "torchvision==0.29.1"]
+
 EXTRAS = {
     "test": [
         "pytest==9.2.0",
@@ -42,12 +46,20 @@ EXTRAS = {
         "ruff==0.17.5",
         "duckdb==2.0.1",
         "audmetric==1.4.2",
+        "matplotlib==3.11.2",  # emotrace plot is tested; same pin as the plot extra
+        # openSMILE eGeMAPS is the reference the audio tests check F0 and loudness against (research use;
+        # tests only, never imported by the product; see docs/dependencies.md).
+        "opensmile==2.6.0",
+        # The torch face path (onnx2torch) is tested in CI against onnxruntime; same pins as the gpu extra.
+        *FACE_TORCH,
     ],
-    # torchvision only for users who want its detection ops on GPU workers; CUDA torch is the default build.
-    "gpu": ["torchvision==0.29.1"],
+    # GPU workers: the torch face backend (and torchvision's ops); CUDA torch is the default build.
+    "gpu": list(FACE_TORCH),
     # Research-only licence: never a default (see docs/dependencies.md).
     "opensmile": ["opensmile==2.6.0"],
     "gcp": ["apache-beam[gcp]==2.77.0"],
+    # `emotrace plot` only (analytics/plots.py, Agg backend); Beam workers never need it.
+    "plot": ["matplotlib==3.11.2"],
 }
 
 setup(
@@ -57,7 +69,7 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=["emotrace"] + [f"emotrace.{layer}" for layer in LAYERS],
     package_dir={"emotrace": "emotrace", **{f"emotrace.{layer}": layer for layer in LAYERS}},
-    package_data={"emotrace": ["assets/*"]},
+    package_data={"emotrace": ["assets/*.pt"]},  # bundles only: never a training checkpoint
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["emotrace=emotrace.pipelines.cli:main"]},

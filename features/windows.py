@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emotrace.features.acoustics import AUDIO_FEATURE_NAMES, StepAcoustics
-from emotrace.features.align import align_face
+from emotrace.features.face_steps import track_faces
 from emotrace.features.faces import FaceDetector
+from emotrace.features.roi_detect import RoiFaceDetector
+from emotrace.features.speech import SpeechActivity
+from emotrace.features.track_stats import TrackStats
 from emotrace.features.tracking import FaceTracker
 from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.errors import EmotraceError, ErrorCode
 from emotrace.schemas.records import AudioChunk, FrameChunk, MediaInfo, StepWindow, VideoRef
 
 _END = 1 << 62  # frontier of an exhausted stream: it no longer holds any window back
@@ -33,6 +37,8 @@ class WindowStats:
     n_frames: int = 0
     n_windows: int = 0
     track_ids: set[int] = field(default_factory=set)
+    track_stats: TrackStats = field(default_factory=TrackStats)  # per-track sums -> the tracks table
+    partial: str | None = None  # set when decoding stopped before the container's duration: says how far
 
 
 class _StepBuffer:
@@ -40,11 +46,13 @@ class _StepBuffer:
 
     def __init__(self) -> None:
         self.crops: dict[int, dict[int, np.ndarray]] = {}  # step -> track_id -> uint8[S, S, 3]
+        self.face_meta: dict[int, dict[int, np.ndarray]] = {}  # step -> track_id -> f32[5] score,x,y,w,h
         self.audio: dict[int, np.ndarray] = {}  # step -> float32[D]
+        self.speech: dict[int, float] = {}  # step -> speech_prob in [0, 1]
         self.seen_frame: set[int] = set()  # steps that had a decoded frame (faces or not)
 
     def drop_before(self, step: int) -> None:
-        for d in (self.crops, self.audio):
+        for d in (self.crops, self.face_meta, self.audio, self.speech):
             for s in [s for s in d if s < step]:
                 del d[s]
         self.seen_frame = {s for s in self.seen_frame if s >= step}
@@ -60,33 +68,59 @@ def _lane_windows(
     n_feat = len(AUDIO_FEATURE_NAMES)
     audio = np.zeros((w, n_feat), np.float32)
     audio_mask = np.zeros(w, bool)
+    speech = np.full(w, np.nan, np.float32)  # NaN where the soundtrack does not reach
     for i, s in enumerate(steps):
         if s in buf.audio:
             audio[i] = buf.audio[s]
             audio_mask[i] = True
+            speech[i] = buf.speech[s]
     tracks = sorted({t for s in steps for t in buf.crops.get(s, {})})
     windows: list[StepWindow] = []
     face_any = np.zeros(w, bool)
     for track in tracks:
         faces = np.zeros((w, crop_px, crop_px, 3), np.uint8)
         mask = np.zeros(w, bool)
+        meta = np.full((w, 5), np.nan, np.float32)  # score, x, y, w, h; NaN where this face is absent
         for i, s in enumerate(steps):
             crop = buf.crops.get(s, {}).get(track)
             if crop is not None:
                 faces[i], mask[i] = crop, True
+                meta[i] = buf.face_meta[s][track]
         face_any |= mask
         windows.append(
-            StepWindow(ref, track, start, cfg.grid.step_s, faces, mask, audio, audio_mask, mask & in_video)
+            StepWindow(
+                ref, track, start, cfg.grid.step_s, faces, mask, audio, audio_mask, mask & in_video, speech
+            )._replace(face_score=meta[:, 0], face_box=meta[:, 1:])
         )
     faceless = in_video & ~face_any
     if faceless.any():
         empty = np.zeros((w, crop_px, crop_px, 3), np.uint8)
         windows.append(
             StepWindow(
-                ref, None, start, cfg.grid.step_s, empty, np.zeros(w, bool), audio, audio_mask, faceless
+                ref,
+                None,
+                start,
+                cfg.grid.step_s,
+                empty,
+                np.zeros(w, bool),
+                audio,
+                audio_mask,
+                faceless,
+                speech,
             )
         )
     return windows
+
+
+def _decoded_steps(n_total: int, covered: int, step_s: float, stats: WindowStats) -> int:
+    """Steps to write once both streams ended: a truncated file stops early, and its trace stops where
+    the decoded media stops (flagged partial) instead of inventing steps nothing was decoded for."""
+    if covered == 0:
+        raise EmotraceError(ErrorCode.EMPTY_MEDIA, "no frame and no audio sample could be decoded")
+    if covered < n_total - 1:  # one step of slack: the last partial step may have no frame of its own
+        stats.partial = f"decoded {covered * step_s:.1f} s of {n_total * step_s:.1f} s"
+        return covered
+    return n_total
 
 
 def iter_step_windows(
@@ -107,20 +141,24 @@ def iter_step_windows(
     stats = stats if stats is not None else WindowStats()
     grid, w = cfg.grid, cfg.grid.window_steps
     tracker = FaceTracker(cfg.faces)
+    faces_in = RoiFaceDetector(detector, cfg.faces)  # full frames every k-th frame, ROIs between
     acoustics = StepAcoustics(cfg.audio, grid.step_s)
+    speech = SpeechActivity(grid.step_s)
     buf = _StepBuffer()
     frame_it: Iterator[FrameChunk] | None = iter(frames) if info.has_video else None
     audio_it: Iterator[AudioChunk] | None = iter(audio) if info.has_audio else None
     video_front = 0 if frame_it else _END  # first step not yet covered by decoded frames
     audio_front = 0 if audio_it else _END
     n_audio_steps = 0
+    n_video_steps = 0  # steps up to the last decoded frame
     n_total = grid.n_steps(info.duration_s)
     next_window = 0
 
     def add_audio(feats: np.ndarray) -> None:
         nonlocal n_audio_steps
-        for row in feats:
+        for row, prob in zip(feats, speech.update(feats), strict=True):
             buf.audio[n_audio_steps] = row
+            buf.speech[n_audio_steps] = float(prob)
             n_audio_steps += 1
 
     def pull(it: Iterator, on_item: Callable) -> bool:
@@ -131,7 +169,7 @@ def iter_step_windows(
         return True
 
     def on_frames(chunk: FrameChunk) -> None:
-        nonlocal video_front, n_total
+        nonlocal video_front, n_total, n_video_steps
         keep = []
         for i, t in enumerate(chunk.t_s):
             step = grid.step_of(float(t))
@@ -141,18 +179,19 @@ def iter_step_windows(
         stats.n_frames += len(chunk.t_s)
         if keep:
             idx = [i for i, _ in keep]
-            detections = detector.detect(chunk.frames[idx])
+            detections = faces_in.detect(chunk.frames[idx])
             for (i, step), dets in zip(keep, detections, strict=True):
-                ids = tracker.update(step, dets)
-                for det, track in zip(dets, ids, strict=True):
-                    buf.crops.setdefault(step, {})[track] = align_face(
-                        chunk.frames[i], det.landmarks, crop_px
-                    )
-                    stats.track_ids.add(track)
+                for face in track_faces(chunk.frames[i], dets, tracker, step, crop_px):
+                    buf.crops.setdefault(step, {})[face.track_id] = face.crop
+                    meta = np.concatenate([[face.score], face.box_norm]).astype(np.float32)
+                    buf.face_meta.setdefault(step, {})[face.track_id] = meta
+                    stats.track_ids.add(face.track_id)
+                    stats.track_stats.add(step, face.track_id, face.score, face.area_frac)
                 if dets:
                     stats.n_face_steps += 1
             video_front = max(video_front, keep[-1][1])  # the last step may still get no more frames
             n_total = max(n_total, keep[-1][1] + 1)
+            n_video_steps = max(n_video_steps, keep[-1][1] + 1)
 
     while True:
         if frame_it is not None and video_front <= audio_front:
@@ -168,6 +207,8 @@ def iter_step_windows(
                 audio_front = n_audio_steps
         front = min(video_front, audio_front)
         done = frame_it is None and audio_it is None
+        if done:
+            n_total = _decoded_steps(n_total, max(n_video_steps, n_audio_steps), grid.step_s, stats)
         # Once both streams are exhausted the front is _END: only n_total bounds the last windows.
         while (not done and (next_window + 1) * w <= front) or (done and next_window * w < n_total):
             for window in _lane_windows(ref, buf, next_window * w, n_total, cfg, crop_px):

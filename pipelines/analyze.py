@@ -6,7 +6,9 @@ Wiring only: every stage lives in ``emotrace.transforms`` over the pure core.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import os
 from dataclasses import dataclass
 
 import apache_beam as beam
@@ -14,17 +16,20 @@ from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
 from emotrace.datasets.inputs import InvalidRow, expand_inputs
+from emotrace.pipelines import rerun
 from emotrace.pipelines.options import add_analyze_args, analyze_config, new_run_id
 from emotrace.pipelines.summary import RunSummary, summarize_run
 from emotrace.schemas.config import AnalyzeConfig
 from emotrace.schemas.errors import ErrorCode
+from emotrace.schemas.lineage import USER_ID_SALT_ENV, config_hash, hash_user_id
 from emotrace.schemas.records import VideoOutcome, VideoRef
-from emotrace.schemas.rows import trace_rows
+from emotrace.schemas.tables import TABLES
 from emotrace.transforms import io as beam_io
 from emotrace.transforms.extract import OUTCOMES, ExtractWindows
 from emotrace.transforms.inference import EmotionModelHandler, open_bundle
 from emotrace.transforms.outcomes import JoinOutcomes
-from emotrace.transforms.sinks import WriteTable
+from emotrace.transforms.partitioned import WritePartitioned, keyed_by_posted_at, keyed_trace_rows
+from emotrace.transforms.tracks import TRACKS, MarkPrimary, keyed_track_row
 
 log = logging.getLogger("emotrace")
 
@@ -43,6 +48,7 @@ class AnalyzeJob:
     run_id: str
     batch_size: int
     device: str
+    config_hash: str  # schemas.lineage.config_hash of (cfg, model_version): lineage in every row
 
 
 def invalid_outcome(row: InvalidRow) -> VideoOutcome:
@@ -50,15 +56,29 @@ def invalid_outcome(row: InvalidRow) -> VideoOutcome:
     return VideoOutcome(ref, "failed", ErrorCode.MANIFEST_ROW_INVALID.value, row.reason)
 
 
+def pseudonymize(refs: list[VideoRef], enabled: bool) -> list[VideoRef]:
+    """``--hash-user-ids``: user ids become salted hashes before any stage sees them (issue 7)."""
+    if not enabled:
+        return refs
+    salt = os.environ.get(USER_ID_SALT_ENV, "")
+    if not salt:
+        raise SystemExit(
+            f"--hash-user-ids needs a secret salt in ${USER_ID_SALT_ENV}; set it (and keep it: the same "
+            "salt gives the same pseudonyms across runs)"
+        )
+    return [r._replace(user_id=hash_user_id(r.user_id, salt)) for r in refs]
+
+
 def resolve_job(args: argparse.Namespace) -> AnalyzeJob:
     bundle = open_bundle(args.model)
     pre = bundle.preprocessing
     crop_px, step_s, window_steps = int(pre["crop_size_px"]), float(pre["step_s"]), int(pre["window_steps"])
     inputs = expand_inputs(args.input, beam_io.match, beam_io.read_text)
+    cfg = analyze_config(args, step_s, window_steps, crop_px)
     return AnalyzeJob(
-        refs=[i for i in inputs if isinstance(i, VideoRef)],
+        refs=pseudonymize([i for i in inputs if isinstance(i, VideoRef)], args.hash_user_ids),
         invalid=[invalid_outcome(i) for i in inputs if isinstance(i, InvalidRow)],
-        cfg=analyze_config(args, step_s, window_steps, crop_px),
+        cfg=cfg,
         model_uri=args.model,
         model_version=bundle.version,
         crop_px=crop_px,
@@ -66,6 +86,7 @@ def resolve_job(args: argparse.Namespace) -> AnalyzeJob:
         run_id=args.run_id or new_run_id(),
         batch_size=args.batch_size,
         device=args.device,
+        config_hash=config_hash(cfg.to_dict(), bundle.version),
     )
 
 
@@ -76,14 +97,22 @@ def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
         | "Inputs" >> beam.Create(job.refs)
         | "Spread" >> beam.Reshuffle()  # one video per worker slot, not one worker for the whole list
         | "Extract"
-        >> beam.ParDo(ExtractWindows(job.cfg, job.crop_px, n_inputs)).with_outputs(OUTCOMES, main="windows")
+        >> beam.ParDo(ExtractWindows(job.cfg, job.crop_px, n_inputs)).with_outputs(
+            OUTCOMES, TRACKS, main="windows"
+        )
     )
     handler = EmotionModelHandler(job.model_uri, job.device, job.batch_size)
     predictions, dead_letters = extracted.windows | "Infer" >> RunInference(handler).with_exception_handling()
     (
         predictions
-        | "TraceRows" >> beam.FlatMap(trace_rows, job.run_id)
-        | "WriteTraces" >> WriteTable("traces", job.output, job.run_id)
+        | "TraceRows" >> beam.FlatMap(keyed_trace_rows, job.run_id, job.config_hash)
+        | "MarkPrimary" >> MarkPrimary(extracted[TRACKS])
+        | "WriteTraces" >> WritePartitioned("traces", job.output, job.run_id)
+    )
+    (
+        extracted[TRACKS]
+        | "TrackRows" >> beam.Map(keyed_track_row, job.run_id, job.config_hash)
+        | "WriteTracks" >> WritePartitioned("tracks", job.output, job.run_id)
     )
     outcomes = (
         extracted[OUTCOMES],
@@ -91,8 +120,9 @@ def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
     ) | "AllOutcomes" >> beam.Flatten()
     (
         {"outcomes": outcomes, "predictions": predictions, "inference_errors": dead_letters.failed_inferences}
-        | "VideoRows" >> JoinOutcomes(job.run_id, job.model_version)
-        | "WriteVideos" >> WriteTable("videos", job.output, job.run_id)
+        | "VideoRows" >> JoinOutcomes(job.run_id, job.model_version, job.config_hash)
+        | "ByPostedDate" >> beam.Map(keyed_by_posted_at)
+        | "WriteVideos" >> WritePartitioned("videos", job.output, job.run_id)
     )
 
 
@@ -101,10 +131,43 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> RunSumma
     add_analyze_args(parser)
     args, beam_args = parser.parse_known_args(argv)
     job = resolve_job(args)
-    log.info("run %s: %d inputs, model %s", job.run_id, len(job.refs) + len(job.invalid), job.model_version)
+    job, n_done = apply_rerun_policy(job, args)
+    n_inputs = len(job.refs) + len(job.invalid)
+    log.info("run %s: %d inputs, model %s", job.run_id, n_inputs, job.model_version)
+    if n_inputs == 0:  # nothing left to do: write nothing, so the tables stay exactly as they were
+        return RunSummary(job.output, job.run_id, 0, {}, 0, n_already_ok=n_done)
     options = PipelineOptions(beam_args)
     options.view_as(SetupOptions).save_main_session = False
     pipeline = test_pipeline or beam.Pipeline(options=options)
     build(pipeline, job)
     pipeline.run().wait_until_finish()
-    return summarize_run(job.output, job.run_id, n_inputs=len(job.refs) + len(job.invalid))
+    summary = summarize_run(job.output, job.run_id, n_inputs=n_inputs, n_already_ok=n_done)
+    if not summary.reconciled:  # every input must end as exactly one videos row: anything else is a bug
+        raise ReconciliationError(summary)
+    return summary
+
+
+class ReconciliationError(RuntimeError):
+    def __init__(self, summary: RunSummary) -> None:
+        super().__init__(
+            f"run {summary.run_id}: {summary.n_inputs} inputs but videos rows say {summary.by_status}\n"
+            + summary.render()
+        )
+        self.summary = summary
+
+
+def apply_rerun_policy(job: AnalyzeJob, args: argparse.Namespace) -> tuple[AnalyzeJob, int]:
+    """--skip-existing / --force / a repeated --run-id (see pipelines/rerun.py). Returns the job and the
+    number of inputs dropped because they already have an ok row."""
+    previous = rerun.run_files(job.output, job.run_id, tuple(TABLES))
+    if previous and not (args.force or args.skip_existing):
+        raise SystemExit(
+            f"run {job.run_id} already wrote {len(previous)} files under {job.output}: pass --force to "
+            "replace them, --skip-existing to process only what is not ok yet, or a new --run-id"
+        )
+    if args.force:
+        rerun.delete(previous + rerun.run_temp_files(job.output, job.run_id, tuple(TABLES)))
+    if not args.skip_existing:
+        return job, 0
+    remaining = rerun.drop_done(job.refs, rerun.ok_keys(job.output))
+    return dataclasses.replace(job, refs=remaining), len(job.refs) - len(remaining)

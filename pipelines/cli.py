@@ -16,6 +16,11 @@ USAGE = """usage: emotrace VERB [options]
 verbs:
   analyze   videos -> traces and videos Parquet tables (a Beam pipeline; Beam options pass through)
   samples   build the three bundled sample posts and their manifest
+  synth     build a labelled synthetic audio-visual corpus (latent arousal/valence drive face and voice)
+  train     labelled videos (RECOLA / manifest / synthetic) -> model bundle; --demo: the demo bundle
+  evaluate  CCC per dimension and modality condition of a bundle on labelled videos
+  aggregate traces -> per-post or per-user summaries as Parquet (a Beam pipeline)
+  plot      one post's trace over time (--post-id) or a user's posts on the valence-arousal plane
 
 `emotrace VERB --help` shows a verb's options."""
 
@@ -27,16 +32,44 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     verb, rest = argv[0], argv[1:]
     _configure_logging()
+    from emotrace.media.malloc import bound_heap_growth
+
+    bound_heap_growth()  # before the first big allocation: memory flat in video length (issue 6)
     if verb == "analyze":
         from emotrace.pipelines import analyze
 
-        summary = analyze.run(rest)
+        try:
+            summary = analyze.run(rest)
+        except analyze.ReconciliationError as err:
+            print(err, file=sys.stderr)
+            return 1
         print(summary.render())
-        return 0 if summary.reconciled else 1
+        return 0
     if verb == "samples":
         from emotrace.datasets import sample_posts
 
         return sample_posts.main(rest)
+    if verb == "synth":
+        from emotrace.datasets import synth
+
+        return synth.main(rest)
+    if verb == "train":
+        from emotrace.pipelines import train
+
+        return train.run(rest)
+    if verb == "evaluate":
+        from emotrace.pipelines import evaluate
+
+        return evaluate.run(rest)
+    if verb == "aggregate":
+        from emotrace.pipelines import aggregate
+
+        print(f"wrote {aggregate.run(rest)}")
+        return 0
+    if verb == "plot":
+        from emotrace.pipelines import plot
+
+        return plot.main(rest)
     print(f"emotrace: unknown verb {verb!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

@@ -43,13 +43,64 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--min-face", type=int, default=f.min_face_px, help="smallest face side in pixels")
     parser.add_argument(
+        "--face-max-side",
+        type=int,
+        default=f.detect_max_side_px,
+        help="frames scaled to this longest side for face detection only (default: as decoded)",
+    )
+    parser.add_argument(
+        "--face-backend", default=f.backend, choices=["onnxruntime", "torch", "auto"], help="detector runtime"
+    )
+    parser.add_argument("--face-device", default=f.device, help="torch device of the face detector")
+    parser.add_argument("--face-batch", type=int, default=f.detect_batch, help="frames per detector call")
+    parser.add_argument(
+        "--face-detect-every",
+        type=int,
+        default=f.detect_every_frames,
+        help="full-frame face detection every k-th analysis frame, small regions around faces between "
+        "(1: every frame)",
+    )
+    parser.add_argument(
+        "--face-weights",
+        default=f.weights_uri,
+        help="RetinaFace ONNX (local or gs://, e.g. ResNet50; docs/faces.md); default: MobileNet0.25",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=d.timeout_s, help="per-video ffmpeg timeout, seconds"
     )
     parser.add_argument(
         "--max-duration", type=float, default=d.max_duration_s, help="longer videos are skipped"
     )
-    parser.add_argument("--batch-size", type=int, default=32, help="model windows per inference batch")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        help="model windows per inference batch (8 on CPU: 32 costs as much CPU per window and ~160 MB more "
+        "peak memory, issue 6; 64-256 on a GPU)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] for the model")
+    parser.add_argument(
+        "--hash-user-ids",
+        action="store_true",
+        help="write salted sha256 pseudonyms instead of user ids (salt from $EMOTRACE_USER_ID_SALT)",
+    )
+    parser.add_argument(
+        "--max-pixels", type=int, default=d.max_pixels, help="videos with larger frames are skipped"
+    )
+    parser.add_argument(
+        "--allowed-schemes",
+        default=",".join(d.allowed_schemes),
+        help="comma-separated URI schemes inputs may use ('file' = local paths); others fail",
+    )
+    rerun = parser.add_mutually_exclusive_group()
+    rerun.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="process only inputs without an 'ok' row in OUTPUT/videos (from any earlier run)",
+    )
+    rerun.add_argument(
+        "--force", action="store_true", help="process all inputs; with --run-id, replace that run's files"
+    )
 
 
 def analyze_config(
@@ -71,8 +122,19 @@ def analyze_config(
             max_side_px=args.max_side,
             timeout_s=args.timeout,
             max_duration_s=args.max_duration,
+            max_pixels=args.max_pixels,
+            allowed_schemes=tuple(s.strip().lower() for s in args.allowed_schemes.split(",") if s.strip()),
         ),
         faces=replace(
-            cfg.faces, score_threshold=args.face_threshold, min_face_px=args.min_face, crop_size_px=crop_px
+            cfg.faces,
+            score_threshold=args.face_threshold,
+            min_face_px=args.min_face,
+            crop_size_px=crop_px,
+            detect_max_side_px=args.face_max_side,
+            backend=args.face_backend,
+            device=args.face_device,
+            detect_batch=args.face_batch,
+            detect_every_frames=args.face_detect_every,
+            weights_uri=args.face_weights,
         ),
     )

@@ -21,6 +21,7 @@ class RunSummary:
     by_status: dict[str, int]
     n_trace_rows: int
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # post_id, code, message
+    n_already_ok: int = 0  # inputs left out by --skip-existing (they have an ok row from an earlier run)
 
     @property
     def reconciled(self) -> bool:
@@ -34,6 +35,10 @@ class RunSummary:
             f"emotrace run {self.run_id}: {self.n_inputs} inputs -> {status}; {self.n_trace_rows} trace rows",
             f"  traces: {out}/traces/   videos: {out}/videos/",
         ]
+        if self.n_already_ok:
+            lines.insert(
+                1, f"  {self.n_already_ok} inputs left out: already ok in {out}/videos (--skip-existing)"
+            )
         lines += [f"  failed {pid}: {code}: {msg[:160]}" for pid, code, msg in self.failures[:20]]
         if not self.reconciled:
             lines.append(f"  WARNING: {sum(self.by_status.values())} videos rows for {self.n_inputs} inputs")
@@ -47,14 +52,16 @@ class RunSummary:
 
 
 def read_run_table(output: str, table: str, run_id: str) -> pa.Table:
+    """Every file the run wrote for ``table``, in any ``posted_date=`` partition folder (or none)."""
     tables = []
-    for uri in sorted(match(table_prefix(output, table, run_id) + "*.parquet")):
+    folder, prefix = posixpath.split(table_prefix(output, table, run_id))
+    for uri in sorted(match(posixpath.join(folder, f"**{prefix}-*.parquet"))):  # Beam's ** crosses folders
         with FileSystems.open(uri, compression_type="uncompressed") as f:
             tables.append(pq.read_table(f))
     return pa.concat_tables(tables) if tables else pa.table({})
 
 
-def summarize_run(output: str, run_id: str, n_inputs: int) -> RunSummary:
+def summarize_run(output: str, run_id: str, n_inputs: int, n_already_ok: int = 0) -> RunSummary:
     videos = read_run_table(output, "videos", run_id).to_pylist()
     traces = read_run_table(output, "traces", run_id)
     by_status: dict[str, int] = {}
@@ -70,4 +77,5 @@ def summarize_run(output: str, run_id: str, n_inputs: int) -> RunSummary:
         by_status=by_status,
         n_trace_rows=traces.num_rows,
         failures=failures,
+        n_already_ok=n_already_ok,
     )

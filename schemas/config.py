@@ -32,6 +32,12 @@ class GridConfig:
         return n + (1 if n * self.step_s < duration_s - 1e-6 else 0)
 
 
+# Demuxers a posted video may use (libavformat names; "mov" covers mp4/m4v/3gp, "matroska" covers webm).
+# Playlists and indirections (hls, concat, image2, tee, ...) are refused: a crafted upload must not make
+# ffmpeg open other local files or network addresses.
+ALLOWED_CONTAINER_FORMATS = "mov,matroska,avi,flv,mpegts,mpeg,ogg,asf,wav,mp3,aac"
+
+
 @dataclass(frozen=True)
 class DecodeConfig:
     frame_rate_hz: float = 5.0  # analysis frame rate (frames sampled by ffmpeg's fps filter)
@@ -41,6 +47,9 @@ class DecodeConfig:
     audio_chunk_s: float = 10.0  # seconds of audio per streamed chunk
     timeout_s: float = 1800.0  # per-video wall-clock limit for one ffmpeg process
     max_duration_s: float = 4 * 3600.0  # longer inputs are skipped with a clear code
+    max_pixels: int = 8192 * 4320  # larger frames (past 8K) are skipped: decode cost and memory bombs
+    format_whitelist: str = ALLOWED_CONTAINER_FORMATS
+    allowed_schemes: tuple[str, ...] = ("file", "gs")  # URI schemes inputs may use ("file" = local paths)
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,24 @@ class FaceConfig:
     crop_size_px: int = 64  # aligned crop fed to the face branch (the bundle may override)
     track_iou: float = 0.3  # minimum IoU to extend a track
     track_max_missed_steps: int = 10  # a track survives this many steps without a detection
+    # Detection input: frames scaled so the longer side is at most this (None: the decoded size).
+    detect_max_side_px: int | None = None
+    backend: str = "onnxruntime"  # onnxruntime | torch | auto (torch on CUDA with the gpu extra)
+    device: str = "cpu"  # torch device of the detector (torch backend only)
+    detect_batch: int = 1  # frames per detector call (1 is fastest on CPU; raise on a GPU)
+    # Full-frame detection on every k-th analysis frame; in between only in small regions around the
+    # faces of the previous frame, shrunk to fit roi_px (features/roi_detect.py, issue 6). 1: every frame.
+    detect_every_frames: int = 5
+    roi_px: int = 192
+    weights_uri: str | None = None  # RetinaFace ONNX (local or gs://); None: packaged MobileNet0.25
+    # Appearance cue (features/appearance.py): weight of (1 - cosine similarity) in the association
+    # cost, the similarity below which a pair is never linked, and the similarity above which a track
+    # that lost IoU contact (a crossing, a short miss) may take a detection up to
+    # ``track_reid_shift`` face sides away per step elapsed.
+    track_appearance_weight: float = 0.5
+    track_min_similarity: float = 0.3
+    track_reid_similarity: float = 0.6
+    track_reid_shift: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,24 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"  # a bug: anything not classified above
     MANIFEST_ROW_INVALID = "MANIFEST_ROW_INVALID"  # a manifest row without a usable video_uri
     TOO_LONG = "TOO_LONG"  # longer than DecodeConfig.max_duration_s (status skipped)
+    TOO_LARGE = "TOO_LARGE"  # frame larger than DecodeConfig.max_pixels (status skipped)
+    FORMAT_NOT_ALLOWED = "FORMAT_NOT_ALLOWED"  # a container outside the whitelist (playlists, concat, ...)
+    SCHEME_NOT_ALLOWED = "SCHEME_NOT_ALLOWED"  # a URI scheme the user did not allow (e.g. http://)
+    EMPTY_MEDIA = "EMPTY_MEDIA"  # streams exist but not one frame or sample decodes (zero duration)
 
 
 class EmotraceError(Exception):
     """An expected failure of one video, carrying a stable code and a human message."""
 
+    status = "failed"
+
     def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class SkipInput(EmotraceError):
+    """A valid input the run's limits exclude (too long, too large): status ``skipped``, not ``failed``."""
+
+    status = "skipped"

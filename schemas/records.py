@@ -77,6 +77,11 @@ class StepWindow(NamedTuple):
     audio: float32[W, D]   acoustic descriptors per step (unnormalised; the model normalises)
     audio_mask: bool[W]    the soundtrack covers this step
     valid: bool[W]         the step belongs to this lane and to the video
+    speech_prob: float32[W] speech activity in [0, 1] (features/speech.py); NaN where ``audio_mask`` is
+                           False; None when not computed (a window built outside features/windows.py)
+    face_score: float32[W], face_box: float32[W, 4]  the lane's detection per step (score; box as x, y,
+                           w, h divided by the frame's width and height); NaN where ``face_mask`` is
+                           False; None for the face-less lane and windows built elsewhere
     """
 
     ref: VideoRef
@@ -88,6 +93,9 @@ class StepWindow(NamedTuple):
     audio: np.ndarray
     audio_mask: np.ndarray
     valid: np.ndarray
+    speech_prob: np.ndarray | None = None  # last, with a default: older constructors keep working
+    face_score: np.ndarray | None = None  # float32[W] detector score; NaN where face_mask is False
+    face_box: np.ndarray | None = None  # float32[W, 4] (x, y, w, h) / frame size; NaN where no face
 
 
 class WindowPrediction(NamedTuple):
@@ -102,6 +110,24 @@ class WindowPrediction(NamedTuple):
 
 
 @dataclass(frozen=True)
+class TrackSummary:
+    """One face track of one video, known once the video is done; becomes a ``tracks`` row.
+
+    Times are grid step starts (seconds). ``mean_area`` is the mean box area as a fraction of the
+    frame. ``is_primary``: the track with the most screen time weighted by face size in its video.
+    """
+
+    ref: VideoRef
+    track_id: int
+    first_s: float
+    last_s: float
+    n_steps: int
+    mean_score: float
+    mean_area: float
+    is_primary: bool
+
+
+@dataclass(frozen=True)
 class VideoOutcome:
     """How one input ended; becomes its single ``videos`` row."""
 
@@ -112,3 +138,4 @@ class VideoOutcome:
     info: MediaInfo | None = None
     n_tracks: int = 0
     n_steps: int = 0
+    partial: bool = False  # traces cover only part of the video (truncated input, or a failure midway)

@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from emotrace.schemas.records import VideoOutcome, WindowPrediction
+from emotrace.schemas.lineage import PIPELINE_VERSION
+from emotrace.schemas.records import TrackSummary, VideoOutcome, WindowPrediction
 
 Row = dict[str, Any]
 
 
-def trace_rows(pred: WindowPrediction, run_id: str) -> list[Row]:
-    """One row per valid step of the window, in time order."""
+def trace_rows(pred: WindowPrediction, run_id: str, config_hash: str) -> list[Row]:
+    """One row per valid step of the window, in time order; ``config_hash``: see ``schemas.lineage``."""
     w = pred.window
     rows: list[Row] = []
     for i in np.flatnonzero(w.valid):
@@ -33,16 +34,60 @@ def trace_rows(pred: WindowPrediction, run_id: str) -> list[Row]:
                 "valence": float(pred.valence[i]),
                 "face_present": face,
                 "audio_present": bool(w.audio_mask[i]),
+                "speech_prob": _speech_prob(w.speech_prob, w.audio_mask, i),
                 "attn_face": float(pred.attention[i, 0]),
                 "attn_audio": float(pred.attention[i, 1]),
                 "model_version": pred.model_version,
                 "run_id": run_id,
+                "pipeline_version": PIPELINE_VERSION,
+                "config_hash": config_hash,
+                **_face_columns(w.face_score, w.face_box, w.face_mask, i),
+                "is_primary": False,  # set by transforms/tracks.MarkPrimary once the video's tracks are known
             }
         )
     return rows
 
 
-def video_row(outcome: VideoOutcome, run_id: str, model_version: str | None) -> Row:
+def _face_columns(
+    score: np.ndarray | None, box: np.ndarray | None, face_mask: np.ndarray, i: int
+) -> dict[str, float | None]:
+    """Step ``i``'s face score and normalised box (x, y, w, h); nulls where this lane has no face."""
+    if score is None or box is None or not face_mask[i] or not np.isfinite(score[i]):
+        return dict.fromkeys(FACE_COLUMNS)
+    return {
+        "face_score": float(score[i]),
+        **{c: float(v) for c, v in zip(FACE_COLUMNS[1:], box[i], strict=True)},
+    }
+
+
+FACE_COLUMNS = ("face_score", "face_x", "face_y", "face_w", "face_h")
+
+
+def track_row(summary: TrackSummary, run_id: str, config_hash: str) -> Row:
+    """A ``tracks`` row for one face track."""
+    return {
+        "post_id": summary.ref.post_id,
+        "track_id": summary.track_id,
+        "first_s": summary.first_s,
+        "last_s": summary.last_s,
+        "n_steps": summary.n_steps,
+        "mean_score": summary.mean_score,
+        "mean_area": summary.mean_area,
+        "is_primary": summary.is_primary,
+        "run_id": run_id,
+        "pipeline_version": PIPELINE_VERSION,
+        "config_hash": config_hash,
+    }
+
+
+def _speech_prob(speech_prob: np.ndarray | None, audio_mask: np.ndarray, i: int) -> float | None:
+    """Step ``i``'s speech probability, or None (null) where the soundtrack does not reach it."""
+    if speech_prob is None or not audio_mask[i] or not np.isfinite(speech_prob[i]):
+        return None
+    return float(speech_prob[i])
+
+
+def video_row(outcome: VideoOutcome, run_id: str, model_version: str | None, config_hash: str) -> Row:
     ref, info = outcome.ref, outcome.info
     return {
         "post_id": ref.post_id,
@@ -57,6 +102,9 @@ def video_row(outcome: VideoOutcome, run_id: str, model_version: str | None) -> 
         "has_video": info.has_video if info else None,
         "n_tracks": outcome.n_tracks,
         "n_steps": outcome.n_steps,
+        "partial": outcome.partial,
         "model_version": model_version,
         "run_id": run_id,
+        "pipeline_version": PIPELINE_VERSION,
+        "config_hash": config_hash,
     }

@@ -18,11 +18,15 @@ from emotrace.features.acoustics import warm_up as warm_up_acoustics
 from emotrace.features.faces import FaceDetector
 from emotrace.features.windows import WindowStats, iter_step_windows
 from emotrace.media.decode import iter_audio, iter_frames
+from emotrace.media.limits import check_limits, check_scheme
+from emotrace.media.malloc import bound_heap_growth
 from emotrace.media.probe import probe
 from emotrace.schemas.config import AnalyzeConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode
 from emotrace.schemas.records import MediaInfo, StepWindow, VideoOutcome, VideoRef
+from emotrace.transforms.faults import maybe_fail
 from emotrace.transforms.io import localized
+from emotrace.transforms.tracks import TRACKS, read_weights
 
 NAMESPACE = "emotrace"
 OUTCOMES = "outcomes"
@@ -60,28 +64,33 @@ class ExtractWindows(beam.DoFn):
         self._face_steps = Metrics.counter(NAMESPACE, "face_steps")
 
     def setup(self) -> None:
-        self._detector = FaceDetector(self._cfg.faces)
+        bound_heap_growth()  # peak memory must not grow with video length (issue 6; media/malloc.py)
+        f = self._cfg.faces
+        self._detector = FaceDetector(
+            f,
+            max_batch=f.detect_batch,
+            backend=f.backend,
+            device=f.device,
+            weights=read_weights(f.weights_uri),
+        )
         warm_up_acoustics()  # numba compiles once per worker, not once per video
 
     def process(self, ref: VideoRef) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
+        maybe_fail(ref.post_id)  # test-only fault injection, outside the per-video error handling
         stats = WindowStats()
         info: MediaInfo | None = None
         try:
+            check_scheme(ref.video_uri, self._cfg.decode)
             with localized(ref.video_uri) as path:
-                info = probe(path)
-                if info.duration_s > self._cfg.decode.max_duration_s:
-                    limit = self._cfg.decode.max_duration_s
-                    yield self._outcome(
-                        ref, "skipped", ErrorCode.TOO_LONG, f"{info.duration_s:.0f} s > {limit:.0f} s", info
-                    )
-                    return
+                info = probe(path, self._cfg.decode.format_whitelist)
+                check_limits(info, self._cfg.decode)
                 frames = iter_frames(path, info, self._cfg.decode)
                 audio = iter_audio(path, info, self._cfg.decode)
                 yield from iter_step_windows(
                     ref, info, frames, audio, self._detector, self._cfg, self._crop_px, stats
                 )
-        except EmotraceError as err:
-            yield self._outcome(ref, "failed", err.code, err.message, info, stats)
+        except EmotraceError as err:  # bad input (failed) or outside the run's limits (skipped)
+            yield self._outcome(ref, err.status, err.code, err.message, info, stats)
             return
         except Exception as err:  # a bug, not bad input: keep the traceback in the row
             detail = "".join(traceback.format_exception_only(err)).strip()
@@ -96,6 +105,8 @@ class ExtractWindows(beam.DoFn):
             )
             return
         self._face_steps.inc(stats.n_face_steps)
+        for summary in stats.track_stats.summaries(ref, self._cfg.grid.step_s):
+            yield beam.pvalue.TaggedOutput(TRACKS, summary)
         yield self._outcome(ref, "ok", None, None, info, stats)
 
     def _outcome(
@@ -116,5 +127,10 @@ class ExtractWindows(beam.DoFn):
             "videos done %d%s (%.1f media s in this worker): %s %s", done, of, total_s, ref.post_id, status
         )
         n_tracks = stats.n_tracks if stats else 0
-        outcome = VideoOutcome(ref, status, code.value if code else None, message, info, n_tracks=n_tracks)
+        partial = bool(stats and stats.partial)
+        if status == "ok" and stats and stats.partial:
+            message = stats.partial  # an ok row keeps a null error_code; the message says what is missing
+        outcome = VideoOutcome(
+            ref, status, code.value if code else None, message, info, n_tracks=n_tracks, partial=partial
+        )
         return beam.pvalue.TaggedOutput(OUTCOMES, outcome)

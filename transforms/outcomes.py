@@ -35,7 +35,9 @@ def failed_windows(failure: tuple[Any, Exception]) -> Iterable[tuple[Key, str]]:
         yield key_of(w.ref), f"{type(exc).__name__}: {exc}"
 
 
-def final_row(joined: tuple[Key, dict[str, list[Any]]], run_id: str, model_version: str) -> Row:
+def final_row(
+    joined: tuple[Key, dict[str, list[Any]]], run_id: str, model_version: str, config_hash: str
+) -> Row:
     _, parts = joined
     (outcome,) = parts["outcome"]  # exactly one per input, by construction of ExtractWindows
     n_steps = sum(parts["steps"])
@@ -46,15 +48,18 @@ def final_row(joined: tuple[Key, dict[str, list[Any]]], run_id: str, model_versi
             error_code=ErrorCode.INFERENCE_FAILED.value,
             error_message=parts["errors"][0],
         )
-    outcome = dataclasses.replace(outcome, n_steps=n_steps)
-    return video_row(outcome, run_id, model_version)
+    # A failure after some windows went out leaves partial traces: flag them rather than hide them.
+    partial = outcome.partial or (outcome.status != "ok" and n_steps > 0)
+    outcome = dataclasses.replace(outcome, n_steps=n_steps, partial=partial)
+    return video_row(outcome, run_id, model_version, config_hash)
 
 
 class JoinOutcomes(beam.PTransform):
-    def __init__(self, run_id: str, model_version: str) -> None:
+    def __init__(self, run_id: str, model_version: str, config_hash: str) -> None:
         super().__init__()
         self._run_id = run_id
         self._model_version = model_version
+        self._config_hash = config_hash
 
     def expand(self, pcolls: dict[str, beam.PCollection]) -> beam.PCollection:
         outcomes: beam.PCollection[VideoOutcome] = pcolls["outcomes"]
@@ -66,5 +71,5 @@ class JoinOutcomes(beam.PTransform):
         return (
             keyed
             | "Join" >> beam.CoGroupByKey()
-            | "VideoRow" >> beam.Map(final_row, self._run_id, self._model_version)
+            | "VideoRow" >> beam.Map(final_row, self._run_id, self._model_version, self._config_hash)
         )

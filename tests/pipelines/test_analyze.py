@@ -11,9 +11,10 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
+import emotrace
 from emotrace.pipelines import analyze
 from emotrace.pipelines.summary import RunSummary
-from emotrace.schemas.tables import TRACES, VIDEOS
+from emotrace.schemas.tables import TRACES, TRACKS, VIDEOS
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.media]
 
@@ -67,8 +68,23 @@ def test_traces_cover_every_step_once_per_lane(run):
     head = df[df.post_id == "talking_head"]
     assert (head.track_id.notna() & head.face_present).sum() >= 0.8 * head.t_s.nunique()
     assert df.arousal.between(-1, 1).all() and df.valence.between(-1, 1).all()
-    assert df.model_version.str.startswith("untrained-demo-").all()
+    assert df.model_version.str.startswith("synthetic-demo-").all()
     assert (df.run_id == "t1").all()
+
+
+def test_lineage_in_every_row_and_files_partitioned_by_posted_date(run):
+    out, _ = run
+    traces, videos = _table(out, "traces").to_pandas(), _table(out, "videos").to_pandas()
+    for df in (traces, videos):
+        assert (df.pipeline_version == emotrace.__version__).all()
+        assert df.config_hash.nunique() == 1 and len(df.config_hash.iloc[0]) == 12
+    assert traces.config_hash.iloc[0] == videos.config_hash.iloc[0]
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*.parquet"))
+    # sample posts were posted 2024-05-01..03; the broken and invalid rows share a manifest date / none
+    assert "traces/posted_date=2024-05-01/part-t1-00000.parquet" in files
+    assert "videos/posted_date=__HIVE_DEFAULT_PARTITION__/part-t1-00000.parquet" in files
+    assert all(f.split("/")[1].startswith("posted_date=") for f in files)
+    assert not list(out.rglob("*.inprogress"))
 
 
 def test_attention_follows_modality_presence(run):
@@ -94,3 +110,29 @@ def test_duckdb_reads_both_tables_with_hive_partitioning(run):
         f"SELECT count(*) FROM read_parquet('{out}/videos/**/*.parquet', hive_partitioning=true)"
     ).fetchone()
     assert n == 5
+
+
+def test_tracks_table_matches_traces_and_marks_one_primary_per_post(run):
+    out, _ = run
+    tracks = _table(out, "tracks")
+    assert tracks.schema.equals(TRACKS, check_metadata=False)
+    tr, df = tracks.to_pandas(), _table(out, "traces").to_pandas()
+    videos = {r["post_id"]: r for r in _table(out, "videos").to_pylist()}
+    for post in ["talking_head", "silent_face"]:
+        rows = tr[tr.post_id == post]
+        assert len(rows) == videos[post]["n_tracks"] >= 1 and rows.is_primary.sum() == 1, post
+    assert (tr.post_id == "no_face").sum() == 0 and (tr.run_id == "t1").all()
+    primary = {(r.post_id, r.track_id) for r in tr[tr.is_primary].itertuples()}
+    marked = set(df[df.is_primary][["post_id", "track_id"]].itertuples(index=False, name=None))
+    assert marked == primary
+    for r in tr.itertuples():  # each tracks row summarises exactly its trace rows
+        steps = df[(df.post_id == r.post_id) & (df.track_id == r.track_id)]
+        assert len(steps) == r.n_steps
+        assert (steps.t_s.min(), steps.t_s.max()) == pytest.approx((r.first_s, r.last_s))
+        assert steps.face_score.mean() == pytest.approx(r.mean_score, rel=1e-4)
+        assert (steps.face_w * steps.face_h).mean() == pytest.approx(r.mean_area, rel=1e-3)
+    face_cols = ["face_score", "face_x", "face_y", "face_w", "face_h"]
+    faces, no_face = df[df.face_present], df[~df.face_present]
+    assert faces[face_cols].notna().all().all() and no_face[face_cols].isna().all().all()
+    assert faces.face_x.between(0, 1).all() and (faces.face_x + faces.face_w <= 1 + 1e-6).all()
+    assert not no_face.is_primary.any()

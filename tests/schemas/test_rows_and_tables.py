@@ -23,7 +23,7 @@ def test_trace_rows_only_valid_steps_with_grid_times():
     w = _window([False, True, True, False], track=3)
     attn = np.tile(np.array([[0.7, 0.3]], np.float32), (4, 1))
     pred = WindowPrediction(w, np.linspace(-1, 1, 4, dtype=np.float32), np.zeros(4, np.float32), attn, "m-1")
-    rows = trace_rows(pred, "run")
+    rows = trace_rows(pred, "run", "c0ffee123456")
     assert [r["t_s"] for r in rows] == [2.2, 2.4]
     assert rows[0]["arousal"] == np.float32(np.linspace(-1, 1, 4)[1])
     assert all(r["track_id"] == 3 and r["face_present"] and r["model_version"] == "m-1" for r in rows)
@@ -34,6 +34,7 @@ def test_trace_rows_only_valid_steps_with_grid_times():
 def test_video_rows_fit_schema_for_ok_and_failed():
     ok = VideoOutcome(REF, "ok", info=MediaInfo(8.0, True, False), n_tracks=1, n_steps=40)
     failed = VideoOutcome(REF, "failed", "PROBE_FAILED", "not media")
-    table = pa.Table.from_pylist([video_row(ok, "r", "m"), video_row(failed, "r", "m")], schema=VIDEOS)
+    rows = [video_row(ok, "r", "m", "h"), video_row(failed, "r", "m", "h")]
+    table = pa.Table.from_pylist(rows, schema=VIDEOS)
     assert table.column("has_audio").to_pylist() == [False, None]
     assert table.column("error_code").to_pylist() == [None, "PROBE_FAILED"]
