@@ -72,5 +72,5 @@ setup(
     package_data={"emotrace": ["assets/*.pt"]},  # bundles only: never a training checkpoint
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["emotrace=emotrace.pipelines.cli:main"]},
+    entry_points={"console_scripts": ["emotrace=emotrace.pipelines.cli:console_main"]},
 )

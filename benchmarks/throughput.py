@@ -103,8 +103,10 @@ def pipeline(input_dir: str, n_posts: int, extra: list[str], log_dir: str, tag: 
         analyze_argv(input_dir, out, ["--run-id", run_id, *extra]), os.path.join(log_dir, f"{tag}.log")
     )
     summary = summarize_run(out, run_id, n_inputs=n_posts)
-    if result.rc != 0 or summary.by_status != {"ok": n_posts}:
+    if summary.by_status != {"ok": n_posts}:
         raise RuntimeError(f"{tag}: rc {result.rc}, videos {summary.by_status}; see {log_dir}/{tag}.log")
+    if result.rc != 0:  # every video ok and written: a crash at interpreter exit; timed, but say so
+        print(f"warning: {tag} exited with {result.rc} after writing all rows; see {log_dir}/{tag}.log")
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 
@@ -74,5 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def console_main() -> None:
+    """The ``emotrace`` console script: ``main``, then exit without interpreter teardown.
+
+    Native thread pools (onnxruntime, torch, ffmpeg reader threads) occasionally abort the process while
+    Python tears down ("terminate called without an active exception", exit 134) after every output
+    was written and closed; a successful run must not exit non-zero for that. Output streams and logging
+    are flushed first.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

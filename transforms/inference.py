@@ -64,13 +64,7 @@ class EmotionModelHandler(ModelHandler[StepWindow, WindowPrediction, LoadedModel
 
     def load_model(self) -> LoadedModel:
         bundle = open_bundle(self._uri)
-        device = resolve_device(self._device)
-        if device.type == "cpu":
-            # One intra-op thread: Beam runs a worker per core and ffmpeg and the detector share them.
-            # On the 2-core machine a batch of 8 windows took 0.33 s wall / 37-45 ms CPU per window
-            # with 1 thread and 0.44-0.52 s / 58-73 ms with 2 (issue 6).
-            torch.set_num_threads(1)
-        module = bundle.build_model().to(device)
+        module = bundle.build_model().to(resolve_device(self._device))
         return LoadedModel(module, bundle.version)
 
     def run_inference(

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PROBE_ASSET = "_packaging_probe.txt"  # proves package_data reaches both archives, even before real assets
+PROBE_ASSET = "_packaging_probe.pt"  # proves package_data reaches both archives, even before real assets
+LEFTOVER = "_leftover.pt.ckpt"  # a training checkpoint beside the bundle must never be packaged
 
 
 def _layers() -> list[str]:
@@ -43,7 +44,7 @@ def expected_modules() -> dict[str, str]:
 
 def expected_assets() -> set[str]:
     assets = REPO / "emotrace" / "assets"
-    real = {f"emotrace/assets/{p.name}" for p in assets.glob("*") if p.is_file()}
+    real = {f"emotrace/assets/{p.name}" for p in assets.glob("*.pt") if p.is_file()}  # setup.py's pattern
     return real | {f"emotrace/assets/{PROBE_ASSET}"}
 
 
@@ -62,6 +63,7 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]
         shutil.copytree(REPO / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
     (src / "emotrace" / "assets").mkdir(exist_ok=True)
     (src / "emotrace" / "assets" / PROBE_ASSET).write_text("probe\n", encoding="utf-8")
+    (src / "emotrace" / "assets" / LEFTOVER).write_text("not for shipping\n", encoding="utf-8")
     sdist_dir, wheel_dir = work / "sdist", work / "wheel"
     sdist_dir.mkdir()
     cwd = os.getcwd()
@@ -91,6 +93,7 @@ def test_sdist_from_setup_file_holds_every_module_and_asset(dists):
     on_disk = set(expected_modules().values())
     assert on_disk <= names, sorted(on_disk - names)
     assert expected_assets() <= names, sorted(expected_assets() - names)
+    assert f"emotrace/assets/{LEFTOVER}" not in names
     assert {"setup.py", "pyproject.toml"} <= names
 
 
@@ -99,6 +102,7 @@ def test_wheel_holds_every_module_and_asset(dists):
     wanted = set(expected_modules())
     assert wanted <= names, sorted(wanted - names)
     assert expected_assets() <= names, sorted(expected_assets() - names)
+    assert f"emotrace/assets/{LEFTOVER}" not in names
     # No generic top-level package may reach a worker's site-packages (architecture.md).
     assert {n.split("/")[0] for n in names if not n.startswith("emotrace-")} == {"emotrace"}
 
