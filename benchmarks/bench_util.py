@@ -66,7 +66,7 @@ def _tree_rss_kb(root: int) -> int:
             with open(f"/proc/{name}/stat") as f:
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
-            continue
+            continue  # the process exited between listdir and read: it holds no memory any more
         children.setdefault(ppid, []).append(int(name))
     total, todo = 0, [root]
     while todo:
@@ -79,7 +79,7 @@ def _tree_rss_kb(root: int) -> int:
                         total += int(line.split()[1])
                         break
         except OSError:
-            continue
+            continue  # exited since the scan: nothing to add
     return total
 
 

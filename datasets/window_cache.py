@@ -91,7 +91,7 @@ def extract_windows(
     its timeline starts at the video's t = 0.
     """
     from emotrace.features.acoustics import AUDIO_FEATURE_NAMES, warm_up
-    from emotrace.features.faces import FaceDetector
+    from emotrace.features.faces import detector_for
     from emotrace.features.windows import iter_step_windows
     from emotrace.media.decode import iter_audio, iter_frames
     from emotrace.media.probe import probe
@@ -105,10 +105,7 @@ def extract_windows(
             with open(f.weights_uri, "rb") as fh:
                 weights = fh.read()
         warm_up()
-        # Built as ExtractWindows.setup builds it (transforms/extract.py), so crops match analyze's.
-        detector = _DETECTORS[f] = FaceDetector(
-            f, max_batch=f.detect_batch, backend=f.backend, device=f.device, weights=weights
-        )
+        detector = _DETECTORS[f] = detector_for(f, weights)  # the same construction as analyze's workers
     info = probe(video_path, cfg.decode.format_whitelist)
     audio_src, audio_info = video_path, info
     if audio_path is not None:

@@ -222,3 +222,11 @@ def _as_frame_list(frames: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray
         if min(frame.shape[:2]) < 1:
             raise ValueError(f"empty frame of shape {frame.shape}")
     return frame_list
+
+
+def detector_for(cfg: FaceConfig, weights: bytes | None = None) -> FaceDetector:
+    """The detector every consumer builds from a ``FaceConfig``: analyze's workers and the training
+    feature cache share this one construction, so training crops match serving crops by definition."""
+    return FaceDetector(
+        cfg, max_batch=cfg.detect_batch, backend=cfg.backend, device=cfg.device, weights=weights
+    )

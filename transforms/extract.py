@@ -15,7 +15,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from emotrace.features.acoustics import warm_up as warm_up_acoustics
-from emotrace.features.faces import FaceDetector
+from emotrace.features.faces import detector_for
 from emotrace.features.windows import WindowStats, iter_step_windows
 from emotrace.media.decode import iter_audio, iter_frames
 from emotrace.media.limits import check_limits, check_scheme
@@ -65,14 +65,7 @@ class ExtractWindows(beam.DoFn):
 
     def setup(self) -> None:
         bound_heap_growth()  # peak memory must not grow with video length (issue 6; media/malloc.py)
-        f = self._cfg.faces
-        self._detector = FaceDetector(
-            f,
-            max_batch=f.detect_batch,
-            backend=f.backend,
-            device=f.device,
-            weights=read_weights(f.weights_uri),
-        )
+        self._detector = detector_for(self._cfg.faces, read_weights(self._cfg.faces.weights_uri))
         warm_up_acoustics()  # numba compiles once per worker, not once per video
 
     def process(self, ref: VideoRef) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
