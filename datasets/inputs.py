@@ -99,10 +99,14 @@ def is_manifest(uri: str) -> bool:
 
 
 def expand_inputs(spec: str, match: MatchFn, read_text: ReadTextFn) -> list[VideoRef | InvalidRow]:
-    """``--input`` -> inputs. A manifest is parsed; a folder lists its video files (not recursive);
-    anything else is a glob whose every match is taken as a video (the user chose the pattern)."""
+    """``--input`` -> inputs. A manifest is parsed; a path with a video extension is that one video
+    (a missing one still becomes an input, whose row says INPUT_NOT_FOUND); a folder lists its video
+    files (not recursive); anything else is a glob whose every match is taken as a video (the user
+    chose the pattern)."""
     if is_manifest(spec):
         return list(parse_manifest(read_text(spec), spec))
+    if not any(ch in spec for ch in "*?[") and spec.lower().endswith(VIDEO_EXTENSIONS):
+        return [VideoRef(video_uri=spec, post_id=_stem(spec))]
     if any(ch in spec for ch in "*?["):
         uris = sorted(match(spec))
     else:

@@ -22,7 +22,7 @@ from emotrace.features.track_stats import TrackStats
 from emotrace.features.tracking import FaceTracker
 from emotrace.schemas.config import AnalyzeConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode
-from emotrace.schemas.records import AudioChunk, FrameChunk, MediaInfo, StepWindow, VideoRef
+from emotrace.schemas.records import AudioChunk, Box, FrameChunk, MediaInfo, StepWindow, VideoRef
 
 _END = 1 << 62  # frontier of an exhausted stream: it no longer holds any window back
 
@@ -39,6 +39,11 @@ class WindowStats:
     track_ids: set[int] = field(default_factory=set)
     track_stats: TrackStats = field(default_factory=TrackStats)  # per-track sums -> the tracks table
     partial: str | None = None  # set when decoding stopped before the container's duration: says how far
+    # Boxes (x0, y0, x1, y1 as fractions of the frame) per step and track on the steps a neighbouring
+    # segment also decodes: ``head`` the preroll before the first owned step, ``tail`` the last owned
+    # ones. What ``features.stitch`` matches tracks across segments on.
+    head: dict[int, dict[int, Box]] = field(default_factory=dict)
+    tail: dict[int, dict[int, Box]] = field(default_factory=dict)
 
 
 class _StepBuffer:
@@ -112,15 +117,30 @@ def _lane_windows(
     return windows
 
 
-def _decoded_steps(n_total: int, covered: int, step_s: float, stats: WindowStats) -> int:
-    """Steps to write once both streams ended: a truncated file stops early, and its trace stops where
-    the decoded media stops (flagged partial) instead of inventing steps nothing was decoded for."""
-    if covered == 0:
-        raise EmotraceError(ErrorCode.EMPTY_MEDIA, "no frame and no audio sample could be decoded")
-    if covered < n_total - 1:  # one step of slack: the last partial step may have no frame of its own
+def _corner_box(box_norm: np.ndarray) -> Box:
+    x, y, w, h = (float(v) for v in box_norm)
+    return (x, y, x + w, y + h)
+
+
+def _decoded_steps(
+    limit: int, covered: int, start: int, n_total: int, step_s: float, stats: WindowStats
+) -> int:
+    """Steps to write once decoding is over: windows go up to the returned step (exclusive).
+
+    ``limit``: the segment's end (the video's step count for the last or only segment); ``covered``:
+    one past the last step any stream reached. A truncated file stops early, and its trace stops where
+    the decoded media stops (flagged partial) instead of inventing steps nothing was decoded for.
+    """
+    if covered <= start:
+        if start == 0:
+            raise EmotraceError(ErrorCode.EMPTY_MEDIA, "no frame and no audio sample could be decoded")
+        # A later segment of a file that ends early: the earlier segments' traces stand, flagged partial.
+        stats.partial = f"nothing decoded after {start * step_s:.1f} s of {n_total * step_s:.1f} s"
+        return start
+    if covered < limit - 1:  # one step of slack: the last partial step may have no frame of its own
         stats.partial = f"decoded {covered * step_s:.1f} s of {n_total * step_s:.1f} s"
         return covered
-    return n_total
+    return limit
 
 
 def iter_step_windows(
@@ -132,14 +152,24 @@ def iter_step_windows(
     cfg: AnalyzeConfig,
     crop_px: int,
     stats: WindowStats | None = None,
+    span: tuple[int, int, int | None] | None = None,
 ) -> Iterator[StepWindow]:
     """Windows of ``cfg.grid.window_steps`` steps for every lane, in time order.
 
     ``frames`` and ``audio`` are the streaming decoders' outputs (empty when a stream is absent).
     A step takes the first frame whose timestamp falls in it; steps without a frame have no face.
+
+    ``span`` = (first, start, end) makes this one segment of the video (``features.segments``): the
+    streams begin at step ``first`` (the preroll: decoded for context and tracking, never written),
+    windows cover steps ``start`` (a multiple of the window length) up to ``end`` (None: the end of the
+    media), and decoding stops once both streams have passed ``end``. None: the whole video.
     """
     stats = stats if stats is not None else WindowStats()
     grid, w = cfg.grid, cfg.grid.window_steps
+    first, start, end = span if span is not None else (0, 0, None)
+    if start % w or not 0 <= first <= start or (end is not None and (end <= start or end % w)):
+        raise ValueError(f"bad segment span {span}: start and end must be whole windows of {w} steps")
+    tail_from = start if end is None else max(start, end - cfg.segments.preroll_steps(grid))
     tracker = FaceTracker(cfg.faces)
     faces_in = RoiFaceDetector(detector, cfg.faces)  # full frames every k-th frame, ROIs between
     acoustics = StepAcoustics(cfg.audio, grid.step_s)
@@ -147,12 +177,12 @@ def iter_step_windows(
     buf = _StepBuffer()
     frame_it: Iterator[FrameChunk] | None = iter(frames) if info.has_video else None
     audio_it: Iterator[AudioChunk] | None = iter(audio) if info.has_audio else None
-    video_front = 0 if frame_it else _END  # first step not yet covered by decoded frames
-    audio_front = 0 if audio_it else _END
-    n_audio_steps = 0
-    n_video_steps = 0  # steps up to the last decoded frame
+    video_front = first if frame_it else _END  # first step not yet covered by decoded frames
+    audio_front = first if audio_it else _END
+    n_audio_steps = first  # the audio stream starts at step ``first``
+    n_video_steps = first  # steps up to the last decoded frame
     n_total = grid.n_steps(info.duration_s)
-    next_window = 0
+    next_window = start // w
 
     def add_audio(feats: np.ndarray) -> None:
         nonlocal n_audio_steps
@@ -171,30 +201,52 @@ def iter_step_windows(
     def on_frames(chunk: FrameChunk) -> None:
         nonlocal video_front, n_total, n_video_steps
         keep = []
+        last = -1
         for i, t in enumerate(chunk.t_s):
             step = grid.step_of(float(t))
-            if step >= 0 and step not in buf.seen_frame and step >= next_window * w:
-                buf.seen_frame.add(step)
-                keep.append((i, step))
+            last = max(last, step)
+            if step < 0 or step in buf.seen_frame or (end is not None and step >= end):
+                continue
+            if step >= start and step < next_window * w:  # its window is already out
+                continue
+            buf.seen_frame.add(step)
+            keep.append((i, step))
         stats.n_frames += len(chunk.t_s)
         if keep:
             idx = [i for i, _ in keep]
             detections = faces_in.detect(chunk.frames[idx])
             for (i, step), dets in zip(keep, detections, strict=True):
                 for face in track_faces(chunk.frames[i], dets, tracker, step, crop_px):
+                    if step < start:  # preroll: tracked for stitching, not written
+                        stats.head.setdefault(step, {})[face.track_id] = _corner_box(face.box_norm)
+                        continue
+                    if end is not None and step >= tail_from:
+                        stats.tail.setdefault(step, {})[face.track_id] = _corner_box(face.box_norm)
                     buf.crops.setdefault(step, {})[face.track_id] = face.crop
                     meta = np.concatenate([[face.score], face.box_norm]).astype(np.float32)
                     buf.face_meta.setdefault(step, {})[face.track_id] = meta
                     stats.track_ids.add(face.track_id)
                     stats.track_stats.add(step, face.track_id, face.score, face.area_frac)
-                if dets:
+                if dets and step >= start:
                     stats.n_face_steps += 1
-            video_front = max(video_front, keep[-1][1])  # the last step may still get no more frames
-            n_total = max(n_total, keep[-1][1] + 1)
-            n_video_steps = max(n_video_steps, keep[-1][1] + 1)
+        if last >= 0:
+            video_front = max(video_front, last)  # the last step may still get no more frames
+            n_total = max(n_total, last + 1)
+            n_video_steps = max(n_video_steps, last + 1)
+
+    def stop(it: Iterator | None) -> None:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()  # kills that stream's ffmpeg: the rest of the file belongs to later segments
 
     while True:
-        if frame_it is not None and video_front <= audio_front:
+        if frame_it is not None and end is not None and video_front >= end:
+            stop(frame_it)
+            frame_it, video_front = None, _END
+        elif audio_it is not None and end is not None and audio_front >= end:
+            stop(audio_it)
+            audio_it, audio_front = None, _END
+        elif frame_it is not None and video_front <= audio_front:
             if not pull(frame_it, on_frames):
                 frame_it, video_front = None, _END
         elif audio_it is not None:
@@ -208,15 +260,20 @@ def iter_step_windows(
         front = min(video_front, audio_front)
         done = frame_it is None and audio_it is None
         if done:
-            n_total = _decoded_steps(n_total, max(n_video_steps, n_audio_steps), grid.step_s, stats)
-        # Once both streams are exhausted the front is _END: only n_total bounds the last windows.
-        while (not done and (next_window + 1) * w <= front) or (done and next_window * w < n_total):
-            for window in _lane_windows(ref, buf, next_window * w, n_total, cfg, crop_px):
+            limit = n_total if end is None else min(end, max(n_total, n_video_steps, n_audio_steps))
+            limit = _decoded_steps(
+                limit, max(n_video_steps, n_audio_steps), start, n_total, grid.step_s, stats
+            )
+        # Once both streams are exhausted the front is _END: only the limit bounds the last windows.
+        while (not done and (next_window + 1) * w <= front and (end is None or next_window * w < end)) or (
+            done and next_window * w < limit
+        ):
+            for window in _lane_windows(ref, buf, next_window * w, limit if done else n_total, cfg, crop_px):
                 stats.n_windows += 1
                 yield window
             next_window += 1
             buf.drop_before(next_window * w)
         if done:
             break
-    stats.n_steps = n_total
+    stats.n_steps = max(0, limit - start)
     stats.n_tracks = len(stats.track_ids)

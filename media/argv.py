@@ -63,7 +63,20 @@ def _rate(rate_hz: float) -> str:
     return str(Fraction(rate_hz).limit_denominator(1_000_000))
 
 
-def video_frames_argv(path: str, info: MediaInfo, cfg: DecodeConfig, *, exe: str | None = None) -> list[str]:
+def _input(path: str, cfg: DecodeConfig, start_s: float) -> ffmpeg.nodes.FilterableStream:
+    """The input node; ``start_s`` > 0 seeks there first (an input option: ffmpeg jumps to the keyframe
+    before it and decodes, without output, up to ``start_s``, which becomes time 0 of the output)."""
+    if start_s < 0:
+        raise ValueError(f"start_s must be >= 0, got {start_s}")
+    seek = {"ss": f"{start_s:.6f}"} if start_s > 0 else {}
+    return ffmpeg.input(
+        input_url(path), protocol_whitelist=PROTOCOL_WHITELIST, format_whitelist=cfg.format_whitelist, **seek
+    )
+
+
+def video_frames_argv(
+    path: str, info: MediaInfo, cfg: DecodeConfig, *, start_s: float = 0.0, exe: str | None = None
+) -> list[str]:
     """argv decoding the first video stream to raw RGB24 frames on stdout.
 
     Output: ``uint8[H, W, 3]`` frames back to back, (W, H) = :func:`frame_size`, at
@@ -71,27 +84,27 @@ def video_frames_argv(path: str, info: MediaInfo, cfg: DecodeConfig, *, exe: str
     of the file's presentation timeline, i.e. the latest one with pts <= t: ``round=up`` gives that
     (the default ``near`` shows the last frame before t + 0.5 / rate, up to half a step late), and
     ``start_time=0`` starts the grid at 0 (a late first frame is repeated back to 0). ``0:V:0``
-    (capital V) skips cover-art pictures, which are "video" streams of one image.
+    (capital V) skips cover-art pictures, which are "video" streams of one image. With ``start_s``
+    the same holds on the timeline shifted by ``start_s`` (output frame ``i`` at ``start_s + i / rate``).
     """
     width, height = frame_size(info, cfg)
     fps = f"fps=fps={_rate(cfg.frame_rate_hz)}:start_time=0:round=up"
     vf = f"{fps},scale=w={width}:h={height}:flags=area"
-    stream = ffmpeg.input(
-        input_url(path), protocol_whitelist=PROTOCOL_WHITELIST, format_whitelist=cfg.format_whitelist
-    ).output("pipe:", map="0:V:0", vf=vf, f="rawvideo", pix_fmt="rgb24", an=None, sn=None, dn=None)
+    stream = _input(path, cfg, start_s).output(
+        "pipe:", map="0:V:0", vf=vf, f="rawvideo", pix_fmt="rgb24", an=None, sn=None, dn=None
+    )
     return _with_exe(stream.get_args(), exe)
 
 
-def audio_argv(path: str, cfg: DecodeConfig, *, exe: str | None = None) -> list[str]:
+def audio_argv(path: str, cfg: DecodeConfig, *, start_s: float = 0.0, exe: str | None = None) -> list[str]:
     """argv decoding the first audio stream to mono float32 little-endian samples on stdout.
 
     Output: ``float32[N]`` at ``cfg.sample_rate_hz``. ``aresample=async=1:first_pts=0`` pads a late
     start with silence and fills gaps, so sample ``n`` sits at ``t = n / sr`` on the same timeline as
-    the frames (sample counts alone drift between ffmpeg builds).
+    the frames (sample counts alone drift between ffmpeg builds). With ``start_s``, sample ``n`` sits
+    at ``start_s + n / sr``.
     """
-    stream = ffmpeg.input(
-        input_url(path), protocol_whitelist=PROTOCOL_WHITELIST, format_whitelist=cfg.format_whitelist
-    ).output(
+    stream = _input(path, cfg, start_s).output(
         "pipe:",
         map="0:a:0",
         af="aresample=async=1:first_pts=0",

@@ -20,7 +20,7 @@ from emotrace.schemas.records import AudioChunk, FrameChunk, MediaInfo
 _F32_BYTES = 4
 
 
-def iter_frames(path: str, info: MediaInfo, cfg: DecodeConfig) -> Iterator[FrameChunk]:
+def iter_frames(path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 0.0) -> Iterator[FrameChunk]:
     """Yield RGB frames sampled at ``cfg.frame_rate_hz``, in chunks of at most ``cfg.chunk_frames``.
 
     Each chunk: ``frames`` uint8[T, H, W, 3] (writable), (W, H) = ``frame_size(info, cfg)``, i.e. the
@@ -28,13 +28,15 @@ def iter_frames(path: str, info: MediaInfo, cfg: DecodeConfig) -> Iterator[Frame
     Frame ``i`` (counted over the whole video) has ``t_s = i / frame_rate_hz``: ffmpeg's fps filter,
     started at 0, emits frames on exactly that grid, each being the source frame on screen at that
     time (the latest with pts <= t_s); see :func:`~emotrace.media.argv.video_frames_argv`.
-    Nothing is yielded when ``info.has_video`` is False.
+    Nothing is yielded when ``info.has_video`` is False. ``start_s`` (a multiple of the frame period,
+    e.g. a segment's preroll start) starts decoding there: frame ``i`` then has ``t_s = start_s + i /
+    frame_rate_hz``.
     """
     if not info.has_video:
         return
     width, height = frame_size(info, cfg)
     frame_bytes = width * height * 3
-    argv = video_frames_argv(path, info, cfg)
+    argv = video_frames_argv(path, info, cfg, start_s=start_s)
     n_done = 0
     for block in iter_blocks(argv, frame_bytes * cfg.chunk_frames, timeout_s=cfg.timeout_s):
         n, leftover = divmod(len(block), frame_bytes)
@@ -45,28 +47,33 @@ def iter_frames(path: str, info: MediaInfo, cfg: DecodeConfig) -> Iterator[Frame
                 f"ffmpeg ended mid-frame ({leftover} of {frame_bytes} bytes) on {path}",
             )
         frames = np.frombuffer(block, dtype=np.uint8).reshape(n, height, width, 3)
-        t_s = (n_done + np.arange(n, dtype=np.float64)) / cfg.frame_rate_hz
+        t_s = start_s + (n_done + np.arange(n, dtype=np.float64)) / cfg.frame_rate_hz
         n_done += n
         yield FrameChunk(t_s=t_s, frames=frames)
 
 
-def iter_audio(path: str, info: MediaInfo, cfg: DecodeConfig) -> Iterator[AudioChunk]:
+def iter_audio(path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 0.0) -> Iterator[AudioChunk]:
     """Yield the first audio stream as mono float32 at ``cfg.sample_rate_hz``, ``cfg.audio_chunk_s`` a chunk.
 
     Each chunk: ``samples`` float32[N] in [-1, 1] (writable), N = round(audio_chunk_s * sr) except the
     last; chunks are contiguous and ``t0_s = samples_before / sr`` seconds (sample 0 is at t = 0 on the
     same timeline as :func:`iter_frames`). Nothing is yielded when ``info.has_audio`` is False.
+    ``start_s`` starts decoding there: ``t0_s`` then counts from ``start_s``.
     """
     if not info.has_audio:
         return
     sr = int(cfg.sample_rate_hz)
     chunk_samples = max(1, round(cfg.audio_chunk_s * sr))
     n_done = 0
-    for block in iter_blocks(audio_argv(path, cfg), chunk_samples * _F32_BYTES, timeout_s=cfg.timeout_s):
+    for block in iter_blocks(
+        audio_argv(path, cfg, start_s=start_s), chunk_samples * _F32_BYTES, timeout_s=cfg.timeout_s
+    ):
         if len(block) % _F32_BYTES:
             raise EmotraceError(ErrorCode.DECODE_FAILED, f"ffmpeg ended mid-sample on {path}")
         samples = np.frombuffer(block, dtype="<f4")
         # AAC decoding and resampling overshoot full scale slightly; the contract is [-1, 1].
         np.clip(samples, -1.0, 1.0, out=samples)
-        yield AudioChunk(t0_s=n_done / sr, samples=samples.astype(np.float32, copy=False), sample_rate_hz=sr)
+        yield AudioChunk(
+            t0_s=start_s + n_done / sr, samples=samples.astype(np.float32, copy=False), sample_rate_hz=sr
+        )
         n_done += len(samples)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emotrace.model.alexnet import DEFAULT_CHANNELS
+from emotrace.model.fusion import FusionKind
 from emotrace.model.temporal import TemporalKind
 
 # ImageNet statistics: the usual choice when no face-dataset statistics are fixed yet; any per-channel
@@ -37,6 +38,7 @@ class ModelConfig:
     audio_dim: int = 64  # audio embedding size
     hidden: int = 64  # shared space that attention fuses in
     attention_hidden: int = 32  # score MLP width
+    fusion: FusionKind = "concat"  # how attention combines the modalities (model/fusion.py)
     temporal: TemporalKind = "gru"
     temporal_hidden: int = 64  # per direction for the GRU
     window_steps: int = 25
@@ -57,6 +59,8 @@ class ModelConfig:
             raise ValueError(f"face_channels needs 5 widths (one per conv layer), got {self.face_channels}")
         if self.temporal not in ("gru", "tcn"):
             raise ValueError(f"temporal must be 'gru' or 'tcn', got {self.temporal!r}")
+        if self.fusion not in ("concat", "sum"):
+            raise ValueError(f"fusion must be 'concat' or 'sum', got {self.fusion!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
@@ -74,4 +78,7 @@ class ModelConfig:
                 f"model config has unknown keys {unknown}: the bundle was written by a newer emotrace; "
                 "upgrade emotrace to load it"
             )
+        d = dict(d)
+        # Bundles written before the field existed used the weighted sum; keep them loadable as they were.
+        d.setdefault("fusion", "sum")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})

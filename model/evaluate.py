@@ -87,7 +87,7 @@ def predict_arrays(
     with torch.inference_mode():
         for idx in iter_batches(len(arrays), batch_size, None):
             t = to_tensors(arrays.take(idx), fm[idx], am[idx])
-            out = model(t["faces"], t["face_mask"], t["audio"], t["audio_mask"])
+            out = model(t["faces"], t["face_mask"], t["audio"], t["audio_mask"], unimodal=False)
             pred[idx] = torch.stack([out.arousal, out.valence], dim=-1).numpy()
             attn[idx] = out.attention.numpy()
     return pred, attn

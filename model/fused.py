@@ -2,7 +2,7 @@
 
     faces uint8[B, W, S, S, 3] --(masked-in crops only)--> ImprovedAlexNet --> h_face [B, W, Df]
     audio float32[B, W, D] --z-score (bundle stats)--> AudioBranch ---------> h_audio [B, W, Da]
-    (h_face, h_audio, masks) --> AttentionFusion --> fused [B, W, H], weights [B, W, 2]
+    (h_face, h_audio, masks) --> AttentionFusion --> fused [B, W, 2H], weights [B, W, 2]
     [fused ; face_mask ; audio_mask] --> temporal (BiGRU | TCN) --> dropout --> linear --> tanh
 
 The unimodal predictions (``face_only``, ``audio_only``) run the *same* temporal model and head on the
@@ -30,13 +30,14 @@ __all__ = ["FusedEmotionModel", "ModelConfig", "ModelOutput"]
 class ModelOutput(NamedTuple):
     """arousal, valence: float32[B, W] in [-1, 1]; attention: float32[B, W, 2] as (face, audio), summing
     to 1 where any modality is present and (0, 0) where none is; face_only, audio_only: float32[B, W, 2]
-    as (arousal, valence) from one modality alone (meaningful only where that modality is present)."""
+    as (arousal, valence) from one modality alone (meaningful only where that modality is present); None
+    when ``forward`` was called with ``unimodal=False``."""
 
     arousal: torch.Tensor
     valence: torch.Tensor
     attention: torch.Tensor
-    face_only: torch.Tensor
-    audio_only: torch.Tensor
+    face_only: torch.Tensor | None
+    audio_only: torch.Tensor | None
 
 
 class FusedEmotionModel(nn.Module):
@@ -57,9 +58,11 @@ class FusedEmotionModel(nn.Module):
             dropout=cfg.dropout,
         )
         self.audio = AudioBranch(cfg.n_audio_features, cfg.audio_dim, cfg.audio_hidden, cfg.dropout)
-        self.fusion = AttentionFusion(cfg.face_dim, cfg.audio_dim, cfg.hidden, cfg.attention_hidden)
+        self.fusion = AttentionFusion(
+            cfg.face_dim, cfg.audio_dim, cfg.hidden, cfg.attention_hidden, kind=cfg.fusion
+        )
         # +2: the modality flags, so the temporal model can tell "no evidence" from "neutral evidence".
-        self.temporal = build_temporal(cfg.temporal, cfg.hidden + 2, cfg.temporal_hidden, cfg.dropout)
+        self.temporal = build_temporal(cfg.temporal, self.fusion.out_dim + 2, cfg.temporal_hidden, cfg.dropout)
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(self.temporal.out_dim, 2)
 
@@ -135,9 +138,13 @@ class FusedEmotionModel(nn.Module):
         face_mask: torch.Tensor,
         audio: torch.Tensor,
         audio_mask: torch.Tensor,
+        unimodal: bool = True,
     ) -> ModelOutput:
         """faces: uint8[B, W, S, S, 3] RGB (float accepted, same 0..255 scale); face_mask: bool[B, W];
-        audio: float32[B, W, D] unnormalised descriptors; audio_mask: bool[B, W]. See ``ModelOutput``."""
+        audio: float32[B, W, D] unnormalised descriptors; audio_mask: bool[B, W]. See ``ModelOutput``.
+
+        ``unimodal=False`` skips the face-only and audio-only rows (the loss needs them, inference does
+        not): the temporal model then runs on B rows instead of 3B."""
         self._check_inputs(faces, face_mask, audio, audio_mask)
         b = face_mask.shape[0]
         h_face = self.encode_faces(faces, face_mask)
@@ -147,24 +154,24 @@ class FusedEmotionModel(nn.Module):
         fm = face_mask.unsqueeze(-1).to(fo.fused.dtype)
         am = audio_mask.unsqueeze(-1).to(fo.fused.dtype)
         none = torch.zeros_like(fm)
+        only_face = torch.cat([torch.ones_like(fm), none], dim=-1)
+        only_audio = torch.cat([none, torch.ones_like(fm)], dim=-1)
         # Fused, face-only and audio-only sequences in one temporal call (3B rows): one GRU launch instead
         # of three, and the unimodal rows are exactly what the fused path sees when a modality is absent.
-        seqs = torch.cat(
-            [
-                torch.cat([fo.fused, fm, am], dim=-1),
-                torch.cat([fo.z_face, fm, none], dim=-1),
-                torch.cat([fo.z_audio, none, am], dim=-1),
-            ],
-            dim=0,
-        )
-        y = torch.tanh(self.head(self.dropout(self.temporal(seqs))))  # [3B, W, 2]
-        fused, face_only, audio_only = y[:b], y[b : 2 * b], y[2 * b :]
+        rows = [torch.cat([fo.fused, fm, am], dim=-1)]
+        if unimodal:
+            rows += [
+                torch.cat([self.fusion.combine(fo.z_face, fo.z_audio, only_face), fm, none], dim=-1),
+                torch.cat([self.fusion.combine(fo.z_face, fo.z_audio, only_audio), none, am], dim=-1),
+            ]
+        y = torch.tanh(self.head(self.dropout(self.temporal(torch.cat(rows, dim=0)))))  # [(1|3)B, W, 2]
+        fused = y[:b]
         return ModelOutput(
             arousal=fused[..., 0],
             valence=fused[..., 1],
             attention=fo.weights,
-            face_only=face_only,
-            audio_only=audio_only,
+            face_only=y[b : 2 * b] if unimodal else None,
+            audio_only=y[2 * b :] if unimodal else None,
         )
 
 

@@ -7,21 +7,29 @@ docs/model.md):
     [s_f, s_a] = MLP([h_face ; h_audio])                         # scores see both modalities
     s_m = -inf where modality m is missing
     [w_f, w_a] = softmax([s_f, s_a])   (both 0 when both are missing)
-    fused = w_f * z_f + w_a * z_a
+    fused = [w_f * z_f ; w_a * z_a]      ("concat", the default: size 2H)
+         or  w_f * z_f + w_a * z_a       ("sum": size H, the first demo bundle's form)
 
 so a missing modality gets a weight of exactly 0 (not a small number) and the present one exactly 1.
+Why concat: in "sum" both modalities write into the same H channels, so a step where the voice carries
+arousal and the face valence has to squeeze both into one mixed vector; the sum bundle's fused output
+scored below its own best single modality on each dimension (docs/model.md, Fusion ablation). With
+concat the attention still scales each modality's evidence, but each keeps its own channels.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 from torch import nn
 
 
+FusionKind = Literal["concat", "sum"]
+
+
 class FusionOutput(NamedTuple):
-    """fused: float32[B, W, H]; weights: float32[B, W, 2] as (face, audio);
+    """fused: float32[B, W, out_dim]; weights: float32[B, W, 2] as (face, audio);
     z_face, z_audio: float32[B, W, H] projected unimodal embeddings (zero where missing)."""
 
     fused: torch.Tensor
@@ -33,9 +41,20 @@ class FusionOutput(NamedTuple):
 class AttentionFusion(nn.Module):
     """Masked two-way softmax attention over (face, audio)."""
 
-    def __init__(self, face_dim: int, audio_dim: int, hidden: int = 64, score_hidden: int = 32) -> None:
+    def __init__(
+        self,
+        face_dim: int,
+        audio_dim: int,
+        hidden: int = 64,
+        score_hidden: int = 32,
+        kind: FusionKind = "concat",
+    ) -> None:
         super().__init__()
+        if kind not in ("concat", "sum"):
+            raise ValueError(f"fusion kind must be 'concat' or 'sum', got {kind!r}")
         self.hidden = hidden
+        self.kind = kind
+        self.out_dim = 2 * hidden if kind == "concat" else hidden
         self.proj_face = nn.Linear(face_dim, hidden)
         self.proj_audio = nn.Linear(audio_dim, hidden)
         # Scores come from both embeddings, so the weight given to the face can depend on what the voice
@@ -72,5 +91,14 @@ class AttentionFusion(nn.Module):
         logits = torch.where(any_present, logits, torch.zeros_like(logits))
         weights = torch.softmax(logits, dim=-1) * present.to(logits.dtype)
 
-        fused = weights[..., :1] * z_face + weights[..., 1:] * z_audio
+        fused = self.combine(z_face, z_audio, weights)
         return FusionOutput(fused=fused, weights=weights, z_face=z_face, z_audio=z_audio)
+
+    def combine(self, z_face: torch.Tensor, z_audio: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The fused vector for given weights (float[B, W, 2] as (face, audio)). The model also calls it
+        with weights (1, 0) and (0, 1) for its face-only and audio-only rows, so those are exactly what
+        the fused path computes when the other modality is missing."""
+        wf, wa = weights[..., :1], weights[..., 1:]
+        if self.kind == "concat":
+            return torch.cat([wf * z_face, wa * z_audio], dim=-1)
+        return wf * z_face + wa * z_audio

@@ -66,6 +66,8 @@ class MissingModalityCCCLoss(nn.Module):
             raise ValueError(
                 f"gold must be [B, W, 2] matching valid {list(valid.shape)}; got {list(gold.shape)}"
             )
+        if self.unimodal_weight > 0 and (out.face_only is None or out.audio_only is None):
+            raise ValueError("the unimodal loss terms need the model's unimodal rows: call it with unimodal=True")
         fused = torch.stack([out.arousal, out.valence], dim=-1)
         total = gold.new_zeros(())
         cs: dict[str, list[torch.Tensor]] = {"fused": [], "face": [], "audio": []}
@@ -75,6 +77,7 @@ class MissingModalityCCCLoss(nn.Module):
             total = total + term
             cs["fused"].append(c)
             if self.unimodal_weight > 0:
+                assert out.face_only is not None and out.audio_only is not None
                 t_face, c_face = _one_minus_ccc(out.face_only[..., d], g, valid & face_mask)
                 t_audio, c_audio = _one_minus_ccc(out.audio_only[..., d], g, valid & audio_mask)
                 total = total + self.unimodal_weight * (t_face + t_audio)

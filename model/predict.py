@@ -32,6 +32,7 @@ def predict_windows(
             torch.from_numpy(np.asarray(face_mask, dtype=bool)).to(device),
             torch.from_numpy(np.asarray(audio, dtype=np.float32)).to(device),
             torch.from_numpy(np.asarray(audio_mask, dtype=bool)).to(device),
+            unimodal=False,
         )
     return (
         out.arousal.float().cpu().numpy(),

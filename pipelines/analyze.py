@@ -25,11 +25,11 @@ from emotrace.schemas.lineage import USER_ID_SALT_ENV, config_hash, hash_user_id
 from emotrace.schemas.records import VideoOutcome, VideoRef
 from emotrace.schemas.tables import TABLES
 from emotrace.transforms import io as beam_io
-from emotrace.transforms.extract import OUTCOMES, ExtractWindows
+from emotrace.transforms.extract import OUTCOMES, SEGMENTS, ExtractWindows
 from emotrace.transforms.inference import EmotionModelHandler, open_bundle
 from emotrace.transforms.outcomes import JoinOutcomes
-from emotrace.transforms.partitioned import WritePartitioned, keyed_by_posted_at, keyed_trace_rows
-from emotrace.transforms.tracks import TRACKS, MarkPrimary, keyed_track_row
+from emotrace.transforms.partitioned import WritePartitioned, keyed_by_posted_at
+from emotrace.transforms.tracks import TRACKS, StitchTracks, keyed_trace_rows_by_video, keyed_track_row
 
 log = logging.getLogger("emotrace")
 
@@ -92,34 +92,48 @@ def resolve_job(args: argparse.Namespace) -> AnalyzeJob:
 
 def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
     n_inputs = len(job.refs) + len(job.invalid)
+    outputs = (OUTCOMES, TRACKS, SEGMENTS)
     extracted = (
         p
         | "Inputs" >> beam.Create(job.refs)
         | "Spread" >> beam.Reshuffle()  # one video per worker slot, not one worker for the whole list
         | "Extract"
-        >> beam.ParDo(ExtractWindows(job.cfg, job.crop_px, n_inputs)).with_outputs(
-            OUTCOMES, TRACKS, main="windows"
-        )
+        >> beam.ParDo(ExtractWindows(job.cfg, job.crop_px, n_inputs)).with_outputs(*outputs, main="windows")
     )
+    # A long video's later segments: shuffled again so they spread over workers (features/segments.py).
+    later = (
+        extracted[SEGMENTS]
+        | "SpreadSegments" >> beam.Reshuffle()
+        | "ExtractSegments"
+        >> beam.ParDo(ExtractWindows(job.cfg, job.crop_px, n_inputs)).with_outputs(*outputs, main="windows")
+    )
+    windows = (extracted.windows, later.windows) | "AllWindows" >> beam.Flatten()
+    segment_tracks = (extracted[TRACKS], later[TRACKS]) | "AllSegmentTracks" >> beam.Flatten()
     handler = EmotionModelHandler(job.model_uri, job.device, job.batch_size)
-    predictions, dead_letters = extracted.windows | "Infer" >> RunInference(handler).with_exception_handling()
-    (
+    predictions, dead_letters = windows | "Infer" >> RunInference(handler).with_exception_handling()
+    stitched = (
         predictions
-        | "TraceRows" >> beam.FlatMap(keyed_trace_rows, job.run_id, job.config_hash)
-        | "MarkPrimary" >> MarkPrimary(extracted[TRACKS])
-        | "WriteTraces" >> WritePartitioned("traces", job.output, job.run_id)
+        | "TraceRows" >> beam.FlatMap(keyed_trace_rows_by_video, job.run_id, job.config_hash)
+        | "StitchTracks" >> StitchTracks(segment_tracks, job.cfg.grid.step_s)
     )
+    stitched.rows | "WriteTraces" >> WritePartitioned("traces", job.output, job.run_id)
     (
-        extracted[TRACKS]
+        stitched[TRACKS]
         | "TrackRows" >> beam.Map(keyed_track_row, job.run_id, job.config_hash)
         | "WriteTracks" >> WritePartitioned("tracks", job.output, job.run_id)
     )
     outcomes = (
         extracted[OUTCOMES],
+        later[OUTCOMES],
         p | "InvalidRows" >> beam.Create(job.invalid),
     ) | "AllOutcomes" >> beam.Flatten()
     (
-        {"outcomes": outcomes, "predictions": predictions, "inference_errors": dead_letters.failed_inferences}
+        {
+            "outcomes": outcomes,
+            "predictions": predictions,
+            "inference_errors": dead_letters.failed_inferences,
+            "tracks": stitched[TRACKS],
+        }
         | "VideoRows" >> JoinOutcomes(job.run_id, job.model_version, job.config_hash)
         | "ByPostedDate" >> beam.Map(keyed_by_posted_at)
         | "WriteVideos" >> WritePartitioned("videos", job.output, job.run_id)

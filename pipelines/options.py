@@ -72,6 +72,13 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
         "--max-duration", type=float, default=d.max_duration_s, help="longer videos are skipped"
     )
     parser.add_argument(
+        "--segment-s",
+        type=float,
+        default=AnalyzeConfig().segments.segment_s,
+        help="videos longer than this many seconds are cut into segments of about this length that run "
+        "as separate elements, so one long video spreads over workers (0: never cut)",
+    )
+    parser.add_argument(
         "--batch-size",
         type=int,
         default=8,
@@ -137,4 +144,5 @@ def analyze_config(
             detect_every_frames=args.face_detect_every,
             weights_uri=args.face_weights,
         ),
+        segments=replace(cfg.segments, segment_s=args.segment_s),
     )

@@ -7,6 +7,7 @@ Units are in the field names: ``_s`` seconds, ``_hz`` per second, ``_px`` pixels
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +92,30 @@ class AudioConfig:
 
 
 @dataclass(frozen=True)
+class SegmentConfig:
+    """How a long video is cut into segments that run as separate pipeline elements (issue 6).
+
+    Segments are whole numbers of model windows long, so every window, and hence every prediction, is
+    the same as without segments. Each segment decodes ``preroll_s`` before its first step (at most:
+    not before 0) without writing it: the audio descriptors' context and the face tracker warm up there,
+    and the tracks seen in the preroll are matched to the previous segment's (``features/stitch.py``).
+    """
+
+    segment_s: float = 60.0  # target length; 0 turns segmenting off
+    preroll_s: float = 2.0
+
+    def segment_steps(self, grid: GridConfig) -> int:
+        """Segment length in steps: ``segment_s`` rounded up to whole windows (0: no segments)."""
+        if self.segment_s <= 0:
+            return 0
+        windows = max(1, math.ceil(self.segment_s / (grid.step_s * grid.window_steps) - 1e-9))
+        return windows * grid.window_steps
+
+    def preroll_steps(self, grid: GridConfig) -> int:
+        return max(0, math.ceil(self.preroll_s / grid.step_s - 1e-9))
+
+
+@dataclass(frozen=True)
 class AnalyzeConfig:
     """Everything the analyze pipeline's core needs, in one serialisable object."""
 
@@ -98,6 +123,7 @@ class AnalyzeConfig:
     decode: DecodeConfig = DecodeConfig()
     faces: FaceConfig = FaceConfig()
     audio: AudioConfig = AudioConfig()
+    segments: SegmentConfig = SegmentConfig()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -109,6 +109,53 @@ class WindowPrediction(NamedTuple):
     model_version: str
 
 
+class VideoSegment(NamedTuple):
+    """Grid steps ``start_step .. end_step - 1`` of one video (``end_step`` None: to the end of the
+    media), a pipeline element of its own so that one long video spreads over workers. ``info`` is the
+    probe's result, so segments do not probe again. A short video is one segment, 0 of 1, from step 0."""
+
+    ref: VideoRef
+    info: MediaInfo
+    index: int
+    n_segments: int
+    start_step: int
+    end_step: int | None
+
+
+class TrackSums(NamedTuple):
+    """Running sums of one face track over some steps (``features.track_stats``); sums of two parts
+    of one track add up."""
+
+    first_step: int
+    last_step: int
+    n_steps: int
+    sum_score: float
+    sum_area: float  # box area / frame area, summed over the steps
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels
+
+
+@dataclass(frozen=True)
+class SegmentTracks:
+    """The face tracks one segment saw, under the segment's own (local) track ids.
+
+    ``sums``: per local track, over the steps the segment owns (writes). ``head``: boxes per step and
+    local track on the preroll steps before ``start_step`` (decoded, not written); ``tail``: the same
+    on the segment's last owned steps, i.e. the next segment's preroll. Where one segment's tail meets
+    the next one's head, the two trackers saw the same frames: ``features.stitch`` matches their tracks
+    there. Bounded: O(tracks + preroll steps), whatever the segment's length.
+    """
+
+    ref: VideoRef
+    index: int
+    n_segments: int
+    start_step: int
+    sums: dict[int, TrackSums]
+    head: dict[int, dict[int, Box]]
+    tail: dict[int, dict[int, Box]]
+
+
 @dataclass(frozen=True)
 class TrackSummary:
     """One face track of one video, known once the video is done; becomes a ``tracks`` row.
@@ -139,3 +186,5 @@ class VideoOutcome:
     n_tracks: int = 0
     n_steps: int = 0
     partial: bool = False  # traces cover only part of the video (truncated input, or a failure midway)
+    segment: int = 0  # which segment of the video this outcome is for (JoinOutcomes merges them)
+    n_segments: int = 1

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from emotrace.features.acoustics import warm_up as warm_up_acoustics
 from emotrace.features.faces import detector_for
+from emotrace.features.segments import plan_segments
 from emotrace.features.windows import WindowStats, iter_step_windows
 from emotrace.media.decode import iter_audio, iter_frames
 from emotrace.media.limits import check_limits, check_scheme
@@ -23,13 +24,21 @@ from emotrace.media.malloc import bound_heap_growth
 from emotrace.media.probe import probe
 from emotrace.schemas.config import AnalyzeConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode
-from emotrace.schemas.records import MediaInfo, StepWindow, VideoOutcome, VideoRef
+from emotrace.schemas.records import (
+    MediaInfo,
+    SegmentTracks,
+    StepWindow,
+    VideoOutcome,
+    VideoRef,
+    VideoSegment,
+)
 from emotrace.transforms.faults import maybe_fail
 from emotrace.transforms.io import localized
 from emotrace.transforms.tracks import TRACKS, read_weights
 
 NAMESPACE = "emotrace"
 OUTCOMES = "outcomes"
+SEGMENTS = "segments"  # a long video's later segments, for another ExtractWindows after a Reshuffle
 log = logging.getLogger("emotrace.progress")
 
 
@@ -41,9 +50,9 @@ class _Progress:
         self.videos = 0
         self.media_s = 0.0
 
-    def add(self, media_s: float) -> tuple[int, float]:
+    def add(self, media_s: float, videos: int = 1) -> tuple[int, float]:
         with self._lock:
-            self.videos += 1
+            self.videos += videos
             self.media_s += media_s
             return self.videos, self.media_s
 
@@ -51,8 +60,25 @@ class _Progress:
 _PROGRESS = _Progress()
 
 
+_NO_INFO = MediaInfo(0.0, False, False)  # a segment record for a video that was never probed
+
+
+def _bug(err: Exception) -> str:
+    """A bug, not bad input: the message keeps where it happened."""
+    detail = "".join(traceback.format_exception_only(err)).strip()
+    where = traceback.extract_tb(err.__traceback__)[-1]
+    return f"{detail} (at {where.filename}:{where.lineno})"
+
+
 class ExtractWindows(beam.DoFn):
-    """VideoRef -> StepWindow (main output) and exactly one VideoOutcome (``outcomes`` output)."""
+    """VideoRef or VideoSegment -> StepWindow (main output), one VideoOutcome per segment
+    (``outcomes``), one SegmentTracks per segment that started decoding (``tracks``).
+
+    A ``VideoRef`` is probed and planned (``features.segments.plan_segments``): its first segment is
+    processed here, on the file already at hand, and the others go out on ``segments`` to be spread
+    over workers and come back to this DoFn as ``VideoSegment``s. A short video is one segment, so
+    nothing changes for it.
+    """
 
     def __init__(self, cfg: AnalyzeConfig, crop_px: int, total_videos: int | None = None) -> None:
         self._cfg = cfg
@@ -60,6 +86,7 @@ class ExtractWindows(beam.DoFn):
         self._total = total_videos
         self._ok = Metrics.counter(NAMESPACE, "videos_ok")
         self._failed = Metrics.counter(NAMESPACE, "videos_failed")
+        self._segments = Metrics.counter(NAMESPACE, "segments")
         self._media_s = Metrics.counter(NAMESPACE, "media_milliseconds")
         self._face_steps = Metrics.counter(NAMESPACE, "face_steps")
 
@@ -68,62 +95,149 @@ class ExtractWindows(beam.DoFn):
         self._detector = detector_for(self._cfg.faces, read_weights(self._cfg.faces.weights_uri))
         warm_up_acoustics()  # numba compiles once per worker, not once per video
 
-    def process(self, ref: VideoRef) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
-        maybe_fail(ref.post_id)  # test-only fault injection, outside the per-video error handling
-        stats = WindowStats()
-        info: MediaInfo | None = None
-        try:
-            check_scheme(ref.video_uri, self._cfg.decode)
-            with localized(ref.video_uri) as path:
-                info = probe(path, self._cfg.decode.format_whitelist)
-                check_limits(info, self._cfg.decode)
-                frames = iter_frames(path, info, self._cfg.decode)
-                audio = iter_audio(path, info, self._cfg.decode)
-                yield from iter_step_windows(
-                    ref, info, frames, audio, self._detector, self._cfg, self._crop_px, stats
-                )
-        except EmotraceError as err:  # bad input (failed) or outside the run's limits (skipped)
-            yield self._outcome(ref, err.status, err.code, err.message, info, stats)
+    def process(self, element: VideoRef | VideoSegment) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
+        if isinstance(element, VideoSegment):
+            yield from self._guarded(element, element.info, lambda: self._localized_segment(element))
             return
+        maybe_fail(element.post_id)  # test-only fault injection, outside the per-video error handling
+        whole = VideoSegment(element, _NO_INFO, 0, 1, 0, None)
+        yield from self._guarded(whole, None, lambda: self._plan_and_run(element))
+
+    def _plan_and_run(self, ref: VideoRef) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
+        check_scheme(ref.video_uri, self._cfg.decode)
+        with localized(ref.video_uri) as path:
+            info = probe(path, self._cfg.decode.format_whitelist)
+            try:
+                check_limits(info, self._cfg.decode)
+            except EmotraceError as err:  # skipped: the row still says what the file is
+                yield self._outcome(
+                    VideoSegment(ref, info, 0, 1, 0, None), err.status, err.code, err.message, info
+                )
+                return
+            spans = plan_segments(self._cfg.grid.n_steps(info.duration_s), self._cfg)
+            segments = [
+                VideoSegment(ref, info, k, len(spans), start, end) for k, (_, start, end) in enumerate(spans)
+            ]
+            for later in segments[1:]:
+                yield beam.pvalue.TaggedOutput(SEGMENTS, later)
+            yield from self._segment(segments[0], path)
+
+    def _localized_segment(self, seg: VideoSegment) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
+        check_scheme(seg.ref.video_uri, self._cfg.decode)
+        with localized(seg.ref.video_uri) as path:
+            yield from self._segment(seg, path)
+
+    def _guarded(
+        self,
+        seg: VideoSegment,
+        info: MediaInfo | None,
+        run: Callable[[], Iterator[StepWindow | beam.pvalue.TaggedOutput]],
+    ) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
+        """``run()``'s outputs; an error before decoding started becomes this segment's outcome (errors
+        while decoding are handled in ``_segment``, which also knows the segment's tracks so far)."""
+        try:
+            yield from run()
+        except EmotraceError as err:  # bad input (failed) or outside the run's limits (skipped)
+            yield self._outcome(seg, err.status, err.code, err.message, info)
         except Exception as err:  # a bug, not bad input: keep the traceback in the row
-            detail = "".join(traceback.format_exception_only(err)).strip()
-            where = traceback.extract_tb(err.__traceback__)[-1]
-            yield self._outcome(
-                ref,
-                "failed",
-                ErrorCode.INTERNAL_ERROR,
-                f"{detail} (at {where.filename}:{where.lineno})",
-                info,
+            yield self._outcome(seg, "failed", ErrorCode.INTERNAL_ERROR, _bug(err), info)
+
+    def _segment(self, seg: VideoSegment, path: str) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
+        """Windows, tracks and the outcome of one segment of the local file ``path``."""
+        stats = WindowStats()
+        grid = self._cfg.grid
+        first = max(0, seg.start_step - self._cfg.segments.preroll_steps(grid))
+        try:
+            start_s = first * grid.step_s
+            frames = iter_frames(path, seg.info, self._cfg.decode, start_s)
+            audio = iter_audio(path, seg.info, self._cfg.decode, start_s)
+            yield from iter_step_windows(
+                seg.ref,
+                seg.info,
+                frames,
+                audio,
+                self._detector,
+                self._cfg,
+                self._crop_px,
                 stats,
+                (first, seg.start_step, seg.end_step),
             )
+        except EmotraceError as err:  # bad input found while decoding
+            yield self._tracks(seg, stats)
+            yield self._outcome(seg, err.status, err.code, err.message, seg.info, stats)
+            return
+        except Exception as err:  # a bug, not bad input
+            yield self._tracks(seg, stats)
+            yield self._outcome(seg, "failed", ErrorCode.INTERNAL_ERROR, _bug(err), seg.info, stats)
             return
         self._face_steps.inc(stats.n_face_steps)
-        for summary in stats.track_stats.summaries(ref, self._cfg.grid.step_s):
-            yield beam.pvalue.TaggedOutput(TRACKS, summary)
-        yield self._outcome(ref, "ok", None, None, info, stats)
+        yield self._tracks(seg, stats)
+        yield self._outcome(seg, "ok", None, None, seg.info, stats)
+
+    def _tracks(self, seg: VideoSegment, stats: WindowStats) -> beam.pvalue.TaggedOutput:
+        tracks = SegmentTracks(
+            seg.ref,
+            seg.index,
+            seg.n_segments,
+            seg.start_step,
+            stats.track_stats.sums(),
+            stats.head,
+            stats.tail,
+        )
+        return beam.pvalue.TaggedOutput(TRACKS, tracks)
 
     def _outcome(
         self,
-        ref: VideoRef,
+        seg: VideoSegment,
         status: str,
         code: ErrorCode | None,
         message: str | None,
         info: MediaInfo | None,
         stats: WindowStats | None = None,
     ) -> beam.pvalue.TaggedOutput:
-        (self._ok if status == "ok" else self._failed).inc()
-        media_s = info.duration_s if info else 0.0
+        ref = seg.ref
+        if seg.n_segments > 1:
+            media_s = (stats.n_steps if stats else 0) * self._cfg.grid.step_s
+            self._segments.inc()
+        else:
+            media_s = info.duration_s if info else 0.0
+        # One count per video, by its first segment's status (the merged one is known in JoinOutcomes).
+        if seg.index == 0:
+            (self._ok if status == "ok" else self._failed).inc()
         self._media_s.inc(int(media_s * 1000))
-        done, total_s = _PROGRESS.add(media_s)
-        of = f"/{self._total}" if self._total else ""
-        log.info(
-            "videos done %d%s (%.1f media s in this worker): %s %s", done, of, total_s, ref.post_id, status
-        )
-        n_tracks = stats.n_tracks if stats else 0
+        if seg.n_segments > 1:  # a video's segments finish on several workers: count media, not videos
+            _, total_s = _PROGRESS.add(media_s, videos=0)
+            log.info(
+                "segment %d/%d of %s %s (%.1f media s in this worker)",
+                seg.index + 1,
+                seg.n_segments,
+                ref.post_id,
+                status,
+                total_s,
+            )
+        else:
+            done, total_s = _PROGRESS.add(media_s)
+            of = f"/{self._total}" if self._total else ""
+            log.info(
+                "videos done %d%s (%.1f media s in this worker): %s %s",
+                done,
+                of,
+                total_s,
+                ref.post_id,
+                status,
+            )
         partial = bool(stats and stats.partial)
         if status == "ok" and stats and stats.partial:
             message = stats.partial  # an ok row keeps a null error_code; the message says what is missing
         outcome = VideoOutcome(
-            ref, status, code.value if code else None, message, info, n_tracks=n_tracks, partial=partial
+            ref,
+            status,
+            code.value if code else None,
+            message,
+            info,
+            n_tracks=stats.n_tracks if stats else 0,
+            partial=partial,
+            segment=seg.index,
+            n_segments=seg.n_segments,
         )
         return beam.pvalue.TaggedOutput(OUTCOMES, outcome)

@@ -35,11 +35,49 @@ def failed_windows(failure: tuple[Any, Exception]) -> Iterable[tuple[Key, str]]:
         yield key_of(w.ref), f"{type(exc).__name__}: {exc}"
 
 
+def merge_segments(outcomes: list[VideoOutcome]) -> VideoOutcome:
+    """One video's outcome from its segments' (a short video has one segment, returned as it is).
+
+    The video is ok when every segment is; otherwise it takes the first failing segment's status and
+    error, named with where that segment starts. Partial when any segment is. A segment missing or
+    reported twice is a bug, and says so in the row rather than vanish.
+    """
+    ordered = sorted(outcomes, key=lambda o: o.segment)
+    first = ordered[0]
+    n = first.n_segments
+    if [o.segment for o in ordered] != list(range(n)) or any(o.n_segments != n for o in ordered):
+        got = [f"{o.segment}/{o.n_segments}" for o in ordered]
+        return dataclasses.replace(
+            first,
+            status="failed",
+            error_code=ErrorCode.INTERNAL_ERROR.value,
+            error_message=f"expected outcomes of segments 0..{n - 1}, got {got}",
+            segment=0,
+            n_segments=n,
+        )
+    if n == 1:
+        return first
+    bad = [o for o in ordered if o.status != "ok"]
+    partial = [o for o in ordered if o.partial]
+    merged = dataclasses.replace(first, partial=bool(partial), segment=0)
+    if bad:
+        b = bad[0]
+        merged = dataclasses.replace(
+            merged,
+            status=b.status,
+            error_code=b.error_code,
+            error_message=f"segment {b.segment + 1}/{n}: {b.error_message}",
+        )
+    elif partial:
+        merged = dataclasses.replace(merged, error_message=partial[0].error_message)
+    return merged
+
+
 def final_row(
     joined: tuple[Key, dict[str, list[Any]]], run_id: str, model_version: str, config_hash: str
 ) -> Row:
     _, parts = joined
-    (outcome,) = parts["outcome"]  # exactly one per input, by construction of ExtractWindows
+    outcome = merge_segments(parts["outcome"])  # one per segment, by construction of ExtractWindows
     n_steps = sum(parts["steps"])
     if outcome.status == "ok" and parts["errors"]:
         outcome = dataclasses.replace(
@@ -50,7 +88,9 @@ def final_row(
         )
     # A failure after some windows went out leaves partial traces: flag them rather than hide them.
     partial = outcome.partial or (outcome.status != "ok" and n_steps > 0)
-    outcome = dataclasses.replace(outcome, n_steps=n_steps, partial=partial)
+    # Stitched tracks (StitchTracks) when any segment decoded; else what extraction counted (none).
+    n_tracks = len(parts["tracks"]) if parts.get("tracks") else outcome.n_tracks
+    outcome = dataclasses.replace(outcome, n_steps=n_steps, partial=partial, n_tracks=n_tracks)
     return video_row(outcome, run_id, model_version, config_hash)
 
 
@@ -67,6 +107,7 @@ class JoinOutcomes(beam.PTransform):
             "outcome": outcomes | "KeyOutcome" >> beam.Map(lambda o: (key_of(o.ref), o)),
             "steps": pcolls["predictions"] | "StepsWritten" >> beam.Map(steps_written),
             "errors": pcolls["inference_errors"] | "BlameBatch" >> beam.FlatMap(failed_windows),
+            "tracks": pcolls["tracks"] | "KeyTracks" >> beam.Map(lambda t: (key_of(t.ref), t.track_id)),
         }
         return (
             keyed

@@ -1,10 +1,12 @@
-"""Face tracks out of the pipeline: the ``tracks`` rows, and ``is_primary`` on trace rows.
+"""Face tracks out of the pipeline: segments stitched into video-wide tracks, the ``tracks`` rows,
+and the stitched ``track_id`` and ``is_primary`` on trace rows.
 
-A video's primary track is known only when the video is done, but its trace rows are written from
-predictions that may come earlier. So trace rows leave ``trace_rows`` with ``is_primary`` False and
-meet their post's primary track id here in a ``CoGroupByKey`` keyed by ``post_id`` (rows carry no
-video URI; two inputs with one post id already share their rows' identity). A group holds one post's
-trace rows, never crops: an hour of video is ~18k small dicts per lane.
+Track ids come from one tracker per segment (``features.segments``), and a video's primary track is
+known only when all of it is done, while its trace rows are written from predictions that come
+earlier. So trace rows leave ``trace_rows`` with segment-local ids and ``is_primary`` False, and meet
+their video's ``SegmentTracks`` here in a ``CoGroupByKey`` keyed by the input. A group holds one
+video's trace rows and per-segment track sums, never crops: an hour of video is ~18k small dicts per
+lane.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from emotrace.features.segments import SegmentOwners, stitch_tracks, stitched_sums
+from emotrace.features.track_stats import primary_track, summaries
 from emotrace.schemas.lineage import posted_date
-from emotrace.schemas.records import TrackSummary
+from emotrace.schemas.records import SegmentTracks, TrackSummary, WindowPrediction
 from emotrace.schemas.rows import Row, track_row
+from emotrace.transforms.outcomes import Key, key_of
+from emotrace.transforms.partitioned import keyed_trace_rows
 
-TRACKS = "tracks"  # ExtractWindows' tagged output of TrackSummary elements
+TRACKS = "tracks"  # tagged outputs: SegmentTracks from ExtractWindows, TrackSummary from StitchTracks
 
 
 def read_weights(uri: str | None) -> bytes | None:
@@ -35,29 +41,49 @@ def keyed_track_row(summary: TrackSummary, run_id: str, config_hash: str) -> tup
     return posted_date(summary.ref.posted_at), track_row(summary, run_id, config_hash)
 
 
-def _mark(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, Row]]:
+def keyed_trace_rows_by_video(
+    pred: WindowPrediction, run_id: str, config_hash: str
+) -> list[tuple[Key, tuple[str, Row]]]:
+    """``(input key, (partition, trace row))`` for each valid step of the window."""
+    return [(key_of(pred.window.ref), pair) for pair in keyed_trace_rows(pred, run_id, config_hash)]
+
+
+def stitch_video(joined: tuple[Key, dict[str, list[Any]]], step_s: float) -> Iterator[Any]:
+    """One video's rows with stitched track ids and ``is_primary`` (main output), and its
+    ``TrackSummary``s (``tracks`` output)."""
     _, parts = joined
-    primary = set(parts["primary"])
+    segments: list[SegmentTracks] = parts["segments"]
+    if not segments:  # never decoded (refused before decoding): no rows and no tracks either
+        yield from parts["rows"]
+        return
+    mapping = stitch_tracks(segments)
+    sums = stitched_sums(segments, mapping)
+    primary = primary_track(sums)
+    owner = SegmentOwners(segments)
     for partition, row in parts["rows"]:
-        yield partition, {**row, "is_primary": row["track_id"] is not None and row["track_id"] in primary}
+        local = row["track_id"]
+        track = None if local is None else mapping[(owner(round(row["t_s"] / row["step_s"])), local)]
+        yield partition, {**row, "track_id": track, "is_primary": track is not None and track == primary}
+    for summary in summaries(segments[0].ref, sums, step_s):
+        yield beam.pvalue.TaggedOutput(TRACKS, summary)
 
 
-class MarkPrimary(beam.PTransform):
-    """``(partition, trace row)`` pairs -> the same pairs with ``is_primary`` set from ``summaries``."""
+class StitchTracks(beam.PTransform):
+    """``(input key, (partition, trace row))`` pairs -> ``(partition, trace row)`` pairs with
+    video-wide track ids and ``is_primary``; tagged output ``tracks``: the ``TrackSummary``s.
 
-    def __init__(self, summaries: beam.PCollection) -> None:
+    ``segments``: the ``SegmentTracks`` of every decoded segment (ExtractWindows' ``tracks`` output).
+    """
+
+    def __init__(self, segments: beam.PCollection, step_s: float) -> None:
         super().__init__()
-        self._summaries = summaries
+        self._segments = segments
+        self._step_s = step_s
 
-    def expand(self, pairs: beam.PCollection) -> beam.PCollection:
-        primaries = (
-            self._summaries
-            | "Primaries" >> beam.Filter(lambda s: s.is_primary)
-            | "KeyPrimary" >> beam.Map(lambda s: (s.ref.post_id, s.track_id))
-        )
-        rows = pairs | "KeyRows" >> beam.Map(lambda pair: (pair[1]["post_id"], pair))
+    def expand(self, pairs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        segments = self._segments | "KeySegments" >> beam.Map(lambda t: (key_of(t.ref), t))
         return (
-            {"rows": rows, "primary": primaries}
+            {"rows": pairs, "segments": segments}
             | "Join" >> beam.CoGroupByKey()
-            | "Mark" >> beam.FlatMap(_mark)
+            | "Stitch" >> beam.FlatMap(stitch_video, self._step_s).with_outputs(TRACKS, main="rows")
         )

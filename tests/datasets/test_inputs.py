@@ -58,3 +58,12 @@ def test_folder_lists_only_videos_and_glob_takes_all(tmp_path):
     assert [r.post_id for r in refs] == ["a", "b"]
     everything = expand_inputs(os.path.join(str(tmp_path), "*"), glob.glob, _read)
     assert len(everything) == 3
+
+
+def test_one_video_path_is_one_input_even_when_missing(tmp_path):
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    assert expand_inputs(str(tmp_path / "clip.mp4"), glob.glob, _read) == [
+        VideoRef(video_uri=str(tmp_path / "clip.mp4"), post_id="clip")
+    ]
+    # Not silently dropped: the pipeline gives it a videos row with INPUT_NOT_FOUND.
+    assert [r.post_id for r in expand_inputs(str(tmp_path / "gone.webm"), glob.glob, _read)] == ["gone"]

@@ -107,6 +107,9 @@ def test_config_round_trip_and_unknown_keys():
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="newer emotrace"):
         ModelConfig.from_dict({**cfg.to_dict(), "future_knob": 1})
+    # Written before fusion kinds existed: those bundles summed the modalities, and still load so.
+    old = {k: v for k, v in cfg.to_dict().items() if k != "fusion"}
+    assert cfg.fusion == "concat" and ModelConfig.from_dict(old).fusion == "sum"
 
 
 class _NonSeekable(io.RawIOBase):

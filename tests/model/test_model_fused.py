@@ -101,13 +101,41 @@ def test_audio_stats_are_applied(make_batch, to_torch, tiny_model):
         model.set_audio_stats(torch.zeros(6), torch.zeros(6))
 
 
-def test_unimodal_heads_equal_fused_path_when_other_modality_missing(make_batch, to_torch, tiny_model):
+@pytest.mark.parametrize("fusion", ["concat", "sum"])
+def test_unimodal_heads_equal_fused_path_when_other_modality_missing(
+    fusion, make_batch, to_torch, tiny_model
+):
+    model = tiny_model(fusion=fusion)
+    for face_frac, audio_frac, rows in ((1.0, 0.0, "face_only"), (0.0, 1.0, "audio_only")):
+        batch = make_batch(face_frac=face_frac, audio_frac=audio_frac)
+        with torch.no_grad():
+            out = model(**to_torch(batch))
+        torch.testing.assert_close(getattr(out, rows)[..., 0], out.arousal)
+        torch.testing.assert_close(getattr(out, rows)[..., 1], out.valence)
+
+
+def test_inference_without_unimodal_rows_gives_the_same_fused_output(make_batch, to_torch, tiny_model):
     model = tiny_model()
-    batch = make_batch(face_frac=1.0, audio_frac=0.0)
+    batch = to_torch(make_batch(b=3, seed=4, face_frac=0.6, audio_frac=0.7))
     with torch.no_grad():
-        out = model(**to_torch(batch))
-    torch.testing.assert_close(out.face_only[..., 0], out.arousal)
-    torch.testing.assert_close(out.face_only[..., 1], out.valence)
+        full = model(**batch)
+        fused_only = model(**batch, unimodal=False)
+    assert fused_only.face_only is None and fused_only.audio_only is None
+    torch.testing.assert_close(fused_only.arousal, full.arousal)
+    torch.testing.assert_close(fused_only.attention, full.attention)
+
+
+def test_concat_fusion_keeps_each_modality_in_its_own_channels(make_batch, to_torch, tiny_model):
+    model = tiny_model(fusion="concat")
+    t = to_torch(make_batch(face_frac=1.0, audio_frac=1.0))
+    h_face = model.encode_faces(t["faces"], t["face_mask"])
+    h_audio = model.encode_audio(t["audio"], t["audio_mask"])
+    with torch.no_grad():
+        fo = model.fusion(h_face, h_audio, t["face_mask"], t["audio_mask"])
+    hidden = model.fusion.hidden
+    assert fo.fused.shape[-1] == 2 * hidden
+    torch.testing.assert_close(fo.fused[..., :hidden], fo.weights[..., :1] * fo.z_face)
+    torch.testing.assert_close(fo.fused[..., hidden:], fo.weights[..., 1:] * fo.z_audio)
 
 
 def test_gradients_flow_to_every_branch(make_batch, to_torch, tiny_model):

@@ -1,0 +1,145 @@
+"""Long videos as segments: where to cut, and how to join the face tracks back across the cuts.
+
+A one-hour video processed as one element keeps one worker busy for the whole hour of media while the
+others idle. Cut into ``SegmentConfig.segment_s`` pieces, each piece is an element of its own that any
+worker can take (issue 6). Cuts fall on window boundaries, so every model window, and therefore every
+prediction, is exactly the one the uncut video gives; each step is written by exactly one segment.
+
+What a cut does change is context, and both kinds are restored:
+
+* audio descriptors and speech activity look back in time, and the face tracker needs a few frames to
+  settle: each segment decodes ``preroll_s`` before its first step without writing it;
+* track ids are per tracker, i.e. per segment: ``stitch_tracks`` matches the tracks of segment k's
+  preroll to those of segment k-1's last steps (the same frames, seen by both trackers) by box overlap,
+  and numbers the stitched tracks of the whole video.
+
+Pure core: no Beam.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from emotrace.features.track_stats import merge_sums
+from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.records import Box, SegmentTracks, TrackSums
+
+Span = tuple[int, int, int | None]  # (first decoded step, first written step, end step or None)
+
+# Mean box IoU over the shared preroll steps at which two tracks of neighbouring segments are one face.
+# Both trackers saw the same frames there, so a true match has IoU near 1 (the ROI detector's boxes move
+# ~0.05 between two runs); two different faces side by side overlap far less.
+STITCH_MIN_IOU = 0.5
+
+
+def plan_segments(n_steps: int, cfg: AnalyzeConfig) -> list[Span]:
+    """Spans for a video of ``n_steps`` grid steps (0 or less: unknown length, one segment).
+
+    Segments are ``segment_steps`` long (whole windows) except the last, which runs to the end of the
+    media whatever the container said; a remainder shorter than half a segment joins the one before
+    rather than becoming a segment of its own.
+    """
+    seg = cfg.segments.segment_steps(cfg.grid)
+    pre = cfg.segments.preroll_steps(cfg.grid)
+    if seg <= 0 or n_steps <= seg:
+        return [(0, 0, None)]
+    n = max(1, round(n_steps / seg))
+    spans: list[Span] = []
+    for k in range(n):
+        start = k * seg
+        spans.append((max(0, start - pre), start, (k + 1) * seg if k < n - 1 else None))
+    return spans
+
+
+def _box_iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _match(tail: dict[int, dict[int, Box]], head: dict[int, dict[int, Box]]) -> dict[int, int]:
+    """Pairs (head track -> tail track) seen as one face on the steps both segments decoded.
+
+    Score of a pair: the IoU of its boxes summed over the shared steps where both are seen, divided by
+    the steps where either is seen (a face seen by only one tracker counts against the pair). Pairs
+    are assigned one-to-one (Hungarian) and kept when the score reaches ``STITCH_MIN_IOU``.
+    """
+    steps = sorted(set(tail) & set(head))
+    a_ids = sorted({t for s in steps for t in tail[s]})
+    b_ids = sorted({t for s in steps for t in head[s]})
+    if not a_ids or not b_ids:
+        return {}
+    score = np.zeros((len(a_ids), len(b_ids)))
+    for i, a in enumerate(a_ids):
+        for j, b in enumerate(b_ids):
+            total, either = 0.0, 0
+            for s in steps:
+                box_a, box_b = tail[s].get(a), head[s].get(b)
+                if box_a is None and box_b is None:
+                    continue
+                either += 1
+                if box_a is not None and box_b is not None:
+                    total += _box_iou(box_a, box_b)
+            score[i, j] = total / either if either else 0.0
+    rows, cols = linear_sum_assignment(-score)
+    return {b_ids[j]: a_ids[i] for i, j in zip(rows, cols, strict=True) if score[i, j] >= STITCH_MIN_IOU}
+
+
+def stitch_tracks(parts: Sequence[SegmentTracks]) -> dict[tuple[int, int], int]:
+    """Video-wide track ids: ``{(segment index, local track id): global id}`` for every track that owns
+    a step in its segment.
+
+    A track of segment k continues the track of segment k-1 it matches in the shared preroll steps
+    (``_match``); any other track gets the next unused id, in order of segment and local id. One
+    segment alone keeps its ids, so an uncut video's ids are exactly its tracker's.
+    """
+    ordered = sorted(parts, key=lambda p: p.index)
+    if len(ordered) == 1:
+        return {(ordered[0].index, t): t for t in ordered[0].sums}
+    mapping: dict[tuple[int, int], int] = {}
+    next_id = 0
+    prev: SegmentTracks | None = None
+    for part in ordered:
+        matched: dict[int, int] = {}
+        if prev is not None and prev.index == part.index - 1:
+            matched = _match(prev.tail, part.head)
+        for local in sorted(part.sums):
+            earlier = matched.get(local)
+            if earlier is not None and (prev_key := (prev.index, earlier)) in mapping:  # type: ignore[union-attr]
+                mapping[(part.index, local)] = mapping[prev_key]
+            else:
+                mapping[(part.index, local)] = next_id
+                next_id += 1
+        prev = part
+    return mapping
+
+
+def stitched_sums(
+    parts: Sequence[SegmentTracks], mapping: dict[tuple[int, int], int]
+) -> dict[int, TrackSums]:
+    """Per global track, the sums of all the segment tracks stitched into it."""
+    pieces: dict[int, list[TrackSums]] = {}
+    for part in parts:
+        for local, sums in part.sums.items():
+            pieces.setdefault(mapping[(part.index, local)], []).append(sums)
+    return {g: merge_sums(p) for g, p in pieces.items()}
+
+
+class SegmentOwners:
+    """Which segment owns a step: the last one starting at or before it."""
+
+    def __init__(self, parts: Sequence[SegmentTracks]) -> None:
+        pairs = sorted((p.start_step, p.index) for p in parts)
+        if not pairs:
+            raise ValueError("SegmentOwners needs at least one segment")
+        self._starts = [s for s, _ in pairs]
+        self._indexes = [i for _, i in pairs]
+
+    def __call__(self, step: int) -> int:
+        return self._indexes[max(0, bisect.bisect_right(self._starts, step) - 1)]
