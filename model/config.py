@@ -39,6 +39,7 @@ class ModelConfig:
     hidden: int = 64  # shared space that attention fuses in
     attention_hidden: int = 32  # score MLP width
     fusion: FusionKind = "concat"  # how attention combines the modalities (model/fusion.py)
+    attention_per_dimension: bool = False  # one weight pair per emotion dimension (model/fusion.py)
     temporal: TemporalKind = "gru"
     temporal_hidden: int = 64  # per direction for the GRU
     window_steps: int = 25
@@ -81,4 +82,5 @@ class ModelConfig:
         d = dict(d)
         # Bundles written before the field existed used the weighted sum; keep them loadable as they were.
         d.setdefault("fusion", "sum")
+        d.setdefault("attention_per_dimension", False)
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})

@@ -59,10 +59,17 @@ class FusedEmotionModel(nn.Module):
         )
         self.audio = AudioBranch(cfg.n_audio_features, cfg.audio_dim, cfg.audio_hidden, cfg.dropout)
         self.fusion = AttentionFusion(
-            cfg.face_dim, cfg.audio_dim, cfg.hidden, cfg.attention_hidden, kind=cfg.fusion
+            cfg.face_dim,
+            cfg.audio_dim,
+            cfg.hidden,
+            cfg.attention_hidden,
+            kind=cfg.fusion,
+            per_dimension=cfg.attention_per_dimension,
         )
         # +2: the modality flags, so the temporal model can tell "no evidence" from "neutral evidence".
-        self.temporal = build_temporal(cfg.temporal, self.fusion.out_dim + 2, cfg.temporal_hidden, cfg.dropout)
+        self.temporal = build_temporal(
+            cfg.temporal, self.fusion.out_dim + 2, cfg.temporal_hidden, cfg.dropout
+        )
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(self.temporal.out_dim, 2)
 
@@ -158,20 +165,26 @@ class FusedEmotionModel(nn.Module):
         only_audio = torch.cat([none, torch.ones_like(fm)], dim=-1)
         # Fused, face-only and audio-only sequences in one temporal call (3B rows): one GRU launch instead
         # of three, and the unimodal rows are exactly what the fused path sees when a modality is absent.
-        rows = [torch.cat([fo.fused, fm, am], dim=-1)]
+        per_dim = self.fusion.n_sets == 2
+        # Per-dimension attention: one fused sequence for arousal, one for valence (same temporal model).
+        fused_seqs = [fo.fused[..., 0, :], fo.fused[..., 1, :]] if per_dim else [fo.fused]
+        rows = [torch.cat([f, fm, am], dim=-1) for f in fused_seqs]
+        n_fused = len(rows)
         if unimodal:
             rows += [
                 torch.cat([self.fusion.combine(fo.z_face, fo.z_audio, only_face), fm, none], dim=-1),
                 torch.cat([self.fusion.combine(fo.z_face, fo.z_audio, only_audio), none, am], dim=-1),
             ]
-        y = torch.tanh(self.head(self.dropout(self.temporal(torch.cat(rows, dim=0)))))  # [(1|3)B, W, 2]
-        fused = y[:b]
+        y = torch.tanh(self.head(self.dropout(self.temporal(torch.cat(rows, dim=0)))))  # [(n_fused+2)B, W, 2]
+        arousal = y[:b, :, 0]
+        valence = y[(n_fused - 1) * b : n_fused * b, :, 1]
+        u = n_fused * b
         return ModelOutput(
-            arousal=fused[..., 0],
-            valence=fused[..., 1],
-            attention=fo.weights,
-            face_only=y[b : 2 * b] if unimodal else None,
-            audio_only=y[2 * b :] if unimodal else None,
+            arousal=arousal,
+            valence=valence,
+            attention=fo.weights.mean(dim=-2) if per_dim else fo.weights,
+            face_only=y[u : u + b] if unimodal else None,
+            audio_only=y[u + b :] if unimodal else None,
         )
 
 

@@ -24,7 +24,6 @@ from typing import Literal, NamedTuple
 import torch
 from torch import nn
 
-
 FusionKind = Literal["concat", "sum"]
 
 
@@ -48,6 +47,7 @@ class AttentionFusion(nn.Module):
         hidden: int = 64,
         score_hidden: int = 32,
         kind: FusionKind = "concat",
+        per_dimension: bool = False,
     ) -> None:
         super().__init__()
         if kind not in ("concat", "sum"):
@@ -55,6 +55,9 @@ class AttentionFusion(nn.Module):
         self.hidden = hidden
         self.kind = kind
         self.out_dim = 2 * hidden if kind == "concat" else hidden
+        # Per dimension: one (face, audio) weight pair for arousal and one for valence, so the fusion can
+        # lean on the voice for arousal and on the face for valence at the same step.
+        self.n_sets = 2 if per_dimension else 1
         self.proj_face = nn.Linear(face_dim, hidden)
         self.proj_audio = nn.Linear(audio_dim, hidden)
         # Scores come from both embeddings, so the weight given to the face can depend on what the voice
@@ -62,7 +65,7 @@ class AttentionFusion(nn.Module):
         self.score = nn.Sequential(
             nn.Linear(face_dim + audio_dim, score_hidden),
             nn.Tanh(),
-            nn.Linear(score_hidden, 2),
+            nn.Linear(score_hidden, 2 * self.n_sets),
         )
 
     def forward(
@@ -82,8 +85,9 @@ class AttentionFusion(nn.Module):
         z_face = torch.tanh(self.proj_face(h_face)) * fm
         z_audio = torch.tanh(self.proj_audio(h_audio)) * am
 
-        logits = self.score(torch.cat([h_face, h_audio], dim=-1))  # [B, W, 2]
-        present = torch.stack([face_mask, audio_mask], dim=-1)  # bool[B, W, 2]
+        b, w = face_mask.shape
+        logits = self.score(torch.cat([h_face, h_audio], dim=-1)).view(b, w, self.n_sets, 2)  # [B, W, K, 2]
+        present = torch.stack([face_mask, audio_mask], dim=-1).unsqueeze(-2)  # bool[B, W, 1, 2]
         any_present = present.any(dim=-1, keepdim=True)
         logits = logits.masked_fill(~present, float("-inf"))
         # A step with neither modality would give softmax(-inf, -inf) = NaN, whose gradient poisons the
@@ -91,7 +95,9 @@ class AttentionFusion(nn.Module):
         logits = torch.where(any_present, logits, torch.zeros_like(logits))
         weights = torch.softmax(logits, dim=-1) * present.to(logits.dtype)
 
-        fused = self.combine(z_face, z_audio, weights)
+        fused = self.combine(z_face.unsqueeze(-2), z_audio.unsqueeze(-2), weights)  # [B, W, K, out_dim]
+        if self.n_sets == 1:
+            fused, weights = fused.squeeze(-2), weights.squeeze(-2)
         return FusionOutput(fused=fused, weights=weights, z_face=z_face, z_audio=z_audio)
 
     def combine(self, z_face: torch.Tensor, z_audio: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

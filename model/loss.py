@@ -67,7 +67,9 @@ class MissingModalityCCCLoss(nn.Module):
                 f"gold must be [B, W, 2] matching valid {list(valid.shape)}; got {list(gold.shape)}"
             )
         if self.unimodal_weight > 0 and (out.face_only is None or out.audio_only is None):
-            raise ValueError("the unimodal loss terms need the model's unimodal rows: call it with unimodal=True")
+            raise ValueError(
+                "the unimodal loss terms need the model's unimodal rows: call it with unimodal=True"
+            )
         fused = torch.stack([out.arousal, out.valence], dim=-1)
         total = gold.new_zeros(())
         cs: dict[str, list[torch.Tensor]] = {"fused": [], "face": [], "audio": []}

@@ -32,6 +32,7 @@ def open_bundle(uri: str | None) -> ModelBundle:
 
 
 DEMO_BUNDLE = "demo_bundle.pt"
+CPU_THREADS = 1
 
 
 def default_bundle() -> ModelBundle:
@@ -64,7 +65,14 @@ class EmotionModelHandler(ModelHandler[StepWindow, WindowPrediction, LoadedModel
 
     def load_model(self) -> LoadedModel:
         bundle = open_bundle(self._uri)
-        module = bundle.build_model().to(resolve_device(self._device))
+        device = resolve_device(self._device)
+        if device.type == "cpu":
+            # One intra-op thread: runners give each core its own worker process (Dataflow: one SDK
+            # process per vCPU; the DirectRunner's multi_processing: one per --direct_num_workers), so
+            # torch's default of one thread per core only makes the workers and their ffmpeg and
+            # onnxruntime threads contend (issue 6). The model is a few % of a worker's CPU anyway.
+            torch.set_num_threads(CPU_THREADS)
+        module = bundle.build_model().to(device)
         return LoadedModel(module, bundle.version)
 
     def run_inference(

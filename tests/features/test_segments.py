@@ -212,3 +212,12 @@ def test_bad_spans_are_refused():
                 (0, 10, None),
             )
         )
+
+
+def test_a_later_segment_past_the_end_of_a_truncated_file_writes_nothing_and_says_so():
+    stats = WindowStats()
+    info = MediaInfo(30.0, True, True, W, H)  # the container says 30 s; the data stopped earlier
+    out = list(
+        iter_step_windows(REF, info, iter([]), iter([]), PixelFaces(), _cfg(5.0), 64, stats, (40, 50, 75))
+    )
+    assert out == [] and stats.partial == "nothing decoded after 10.0 s of 30.0 s"
