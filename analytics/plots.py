@@ -2,7 +2,8 @@
 
 - ``trace_figure``: one post over time. Top: arousal and valence of the post's primary lane (the same
   selection as ``emotrace aggregate``), with face presence and audio presence shaded; the line breaks
-  where steps are missing. Bottom: the model's modality attention weights (face, audio).
+  where steps are missing. Bottom: the model's attention weight on the face for each dimension (the
+  voice gets the rest).
 - ``plane_figure``: one user's posts on the valence-arousal plane: each post at its time-weighted mean,
   bars from its p10 to its p90 on both axes, marker area by seconds analysed.
 """
@@ -61,7 +62,10 @@ def trace_figure(rows: Sequence[Row], title: str | None = None) -> Figure:
     lane = lanes[0]
     t = np.array([float(r["t_s"]) for r in lane])
     step = np.array([step_seconds(r) for r in lane])
-    col = {k: np.array([r[k] for r in lane]) for k in ("arousal", "valence", "attn_face", "attn_audio")}
+    col = {
+        k: np.array([r[k] for r in lane])
+        for k in ("arousal", "valence", "attn_face_arousal", "attn_face_valence")
+    }
     face = np.array([bool(r["face_present"]) for r in lane])
     audio = np.array([bool(r["audio_present"]) for r in lane])
 
@@ -73,16 +77,17 @@ def trace_figure(rows: Sequence[Row], title: str | None = None) -> Figure:
     _shade(strip, t, step, audio, AUDIO_COLOR, None, band=(0.05, 0.45), alpha=0.6)
     strip.set(ylim=(0, 1), yticks=[0.25, 0.75], yticklabels=["audio", "face"])
     strip.tick_params(axis="y", length=0, labelsize=8)
-    tb, arousal, valence, attn_face, attn_audio = _with_breaks(
-        t, step, col["arousal"], col["valence"], col["attn_face"], col["attn_audio"]
+    tb, arousal, valence, face_a, face_v = _with_breaks(
+        t, step, col["arousal"], col["valence"], col["attn_face_arousal"], col["attn_face_valence"]
     )
     top.plot(tb, arousal, color="#c44e52", lw=1.6, label="arousal")
     top.plot(tb, valence, color="#55a868", lw=1.6, label="valence")
     top.axhline(0, color="0.6", lw=0.6)
     top.set(ylim=(-1, 1), ylabel="model output [-1, 1]", title=title or f"post {lane[0]['post_id']}")
     top.legend(loc="upper right", fontsize=8, ncols=4)
-    bottom.plot(tb, attn_face, color=FACE_COLOR, lw=1.2, label="face")
-    bottom.plot(tb, attn_audio, color=AUDIO_COLOR, lw=1.2, label="audio")
+    # Where any modality is present the voice's weight is 1 minus the face's, so one line per dimension.
+    bottom.plot(tb, face_a, color="#c44e52", lw=1.2, label="face weight, arousal")
+    bottom.plot(tb, face_v, color="#55a868", lw=1.2, label="face weight, valence")
     bottom.set(ylim=(-0.05, 1.05), ylabel="attention", xlabel="time in the video (s)")
     bottom.legend(loc="upper right", fontsize=8, ncols=2)
     return fig

@@ -41,7 +41,7 @@ class WindowStats:
     partial: str | None = None  # set when decoding stopped before the container's duration: says how far
     # Boxes (x0, y0, x1, y1 as fractions of the frame) per step and track on the steps a neighbouring
     # segment also decodes: ``head`` the preroll before the first owned step, ``tail`` the last owned
-    # ones. What ``features.stitch`` matches tracks across segments on.
+    # ones. What ``features.segments.stitch_tracks`` matches tracks across segments on.
     head: dict[int, dict[int, Box]] = field(default_factory=dict)
     tail: dict[int, dict[int, Box]] = field(default_factory=dict)
 

@@ -39,7 +39,7 @@ class ModelConfig:
     hidden: int = 64  # shared space that attention fuses in
     attention_hidden: int = 32  # score MLP width
     fusion: FusionKind = "concat"  # how attention combines the modalities (model/fusion.py)
-    attention_per_dimension: bool = False  # one weight pair per emotion dimension (model/fusion.py)
+    attention_per_dimension: bool = True  # one weight pair per emotion dimension (model/fusion.py)
     temporal: TemporalKind = "gru"
     temporal_hidden: int = 64  # per direction for the GRU
     window_steps: int = 25

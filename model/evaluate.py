@@ -83,7 +83,7 @@ def predict_arrays(
     fm = arrays.face_mask if face_mask is None else face_mask
     am = arrays.audio_mask if audio_mask is None else audio_mask
     pred = np.zeros((len(arrays), arrays.window_steps, 2), np.float32)
-    attn = np.zeros((len(arrays), arrays.window_steps, 2), np.float32)
+    attn = np.zeros((len(arrays), arrays.window_steps, 2, 2), np.float32)
     with torch.inference_mode():
         for idx in iter_batches(len(arrays), batch_size, None):
             t = to_tensors(arrays.take(idx), fm[idx], am[idx])
@@ -139,17 +139,18 @@ def evaluate_conditions(
 
 
 def attention_by_face(model: FusedEmotionModel, arrays: WindowArrays, seed: int = 0) -> dict[str, float]:
-    """Mean audio attention weight on valid steps with and without a face, in ``face_missing_50``:
+    """Mean audio attention weight (both dimensions) on valid steps with and without a face, in
+    ``face_missing_50``:
     how much the fusion leans on the voice when the face is there vs when it is gone."""
     fm, am = condition_masks(arrays, "face_missing_50", seed)
     with torch_threads(EVAL_THREADS):
         _, attn = predict_arrays(model, arrays, fm, am)
     both = arrays.valid & am
     return {
-        "audio_weight_face_present": float(attn[both & fm][:, 1].mean())
+        "audio_weight_face_present": float(attn[both & fm][..., 1].mean())
         if (both & fm).any()
         else float("nan"),
-        "audio_weight_face_missing": float(attn[both & ~fm][:, 1].mean())
+        "audio_weight_face_missing": float(attn[both & ~fm][..., 1].mean())
         if (both & ~fm).any()
         else float("nan"),
     }

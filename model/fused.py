@@ -28,10 +28,11 @@ __all__ = ["FusedEmotionModel", "ModelConfig", "ModelOutput"]
 
 
 class ModelOutput(NamedTuple):
-    """arousal, valence: float32[B, W] in [-1, 1]; attention: float32[B, W, 2] as (face, audio), summing
-    to 1 where any modality is present and (0, 0) where none is; face_only, audio_only: float32[B, W, 2]
-    as (arousal, valence) from one modality alone (meaningful only where that modality is present); None
-    when ``forward`` was called with ``unimodal=False``."""
+    """arousal, valence: float32[B, W] in [-1, 1]; attention: float32[B, W, 2, 2] as (dimension: arousal,
+    valence) x (modality: face, audio), each pair summing to 1 where any modality is present and (0, 0)
+    where none is (the two pairs are equal for a model with one shared pair); face_only, audio_only:
+    float32[B, W, 2] as (arousal, valence) from one modality alone (meaningful only where that modality
+    is present); None when ``forward`` was called with ``unimodal=False``."""
 
     arousal: torch.Tensor
     valence: torch.Tensor
@@ -182,7 +183,7 @@ class FusedEmotionModel(nn.Module):
         return ModelOutput(
             arousal=arousal,
             valence=valence,
-            attention=fo.weights.mean(dim=-2) if per_dim else fo.weights,
+            attention=fo.weights if per_dim else fo.weights.unsqueeze(-2).expand(b, -1, 2, 2),
             face_only=y[u : u + b] if unimodal else None,
             audio_only=y[u + b :] if unimodal else None,
         )

@@ -19,7 +19,8 @@ def predict_windows(
 
     faces: uint8[B, W, S, S, 3] RGB crops; face_mask: bool[B, W]; audio: float32[B, W, D] raw
     descriptors; audio_mask: bool[B, W].
-    Returns (arousal float32[B, W], valence float32[B, W], attention float32[B, W, 2] as (face, audio)).
+    Returns (arousal float32[B, W], valence float32[B, W], attention float32[B, W, 2, 2] as (arousal,
+    valence) x (face, audio)).
     """
     if model.training:
         # Dropout and batch statistics would make outputs random and batch-dependent.

@@ -12,7 +12,7 @@ from emotrace.analytics.aggregate import Row
 
 # Every column the figures need; reading only these keeps a user's years of traces cheap.
 COLUMNS = ["post_id", "user_id", "track_id", "t_s", "step_s", "arousal", "valence", "face_present",
-           "audio_present", "attn_face", "attn_audio", "model_version", "run_id"]  # fmt: skip
+           "audio_present", "attn_face_arousal", "attn_face_valence", "model_version", "run_id"]  # fmt: skip
 
 
 def read_rows(input_dir: str, column: str, value: str) -> list[Row]:

@@ -31,7 +31,8 @@ from emotrace.schemas.config import AnalyzeConfig, FaceConfig, GridConfig
 
 log = logging.getLogger("emotrace.train")
 DEMO_SEED = 0
-DEMO_POSTS = 36  # 24 train, 6 dev, 6 test (split_of)
+DEMO_POSTS = 72  # 48 train, 12 dev, 12 test (split_of)
+DEMO_EPOCHS = 15  # twice the posts of the first demo bundle at half the epochs: the same training time
 
 
 def demo_bundle_path() -> str:
@@ -166,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="build the synthetic corpus and train the demo bundle")
     p.add_argument("--work", default=None, help="--demo: folder for the corpus and feature cache")
     p.add_argument("--cache-dir", default=None, help="feature cache (default: <data>/.emotrace-cache)")
-    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--epochs", type=int, default=None, help=f"default {d.epochs}; {DEMO_EPOCHS} with --demo")
     p.add_argument("--batch", type=int, default=d.batch_windows, help="windows per batch")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--patience", type=int, default=d.patience, help="epochs without dev improvement")
@@ -204,7 +205,7 @@ def run(argv: list[str]) -> int:
             data if os.path.isdir(data) else os.path.dirname(os.path.abspath(data)), ".emotrace-cache"
         )
     train_cfg = TrainConfig(
-        epochs=args.epochs,
+        epochs=args.epochs or (DEMO_EPOCHS if args.demo else TrainConfig().epochs),
         batch_windows=args.batch,
         lr=args.lr,
         patience=args.patience,

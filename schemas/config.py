@@ -98,7 +98,7 @@ class SegmentConfig:
     Segments are whole numbers of model windows long, so every window, and hence every prediction, is
     the same as without segments. Each segment decodes ``preroll_s`` before its first step (at most:
     not before 0) without writing it: the audio descriptors' context and the face tracker warm up there,
-    and the tracks seen in the preroll are matched to the previous segment's (``features/stitch.py``).
+    and the tracks seen in the preroll are matched to the previous segment's (``features/segments.py``).
     """
 
     segment_s: float = 60.0  # target length; 0 turns segmenting off

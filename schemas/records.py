@@ -100,7 +100,8 @@ class StepWindow(NamedTuple):
 
 class WindowPrediction(NamedTuple):
     """Model output for one window. ``arousal``, ``valence``: float32[W] in [-1, 1];
-    ``attention``: float32[W, 2] as (face, audio) weights summing to 1 where any modality exists."""
+    ``attention``: float32[W, 2, 2] as (dimension: arousal, valence) x (modality: face, audio); each
+    pair sums to 1 where any modality exists."""
 
     window: StepWindow
     arousal: np.ndarray
@@ -143,7 +144,7 @@ class SegmentTracks:
     ``sums``: per local track, over the steps the segment owns (writes). ``head``: boxes per step and
     local track on the preroll steps before ``start_step`` (decoded, not written); ``tail``: the same
     on the segment's last owned steps, i.e. the next segment's preroll. Where one segment's tail meets
-    the next one's head, the two trackers saw the same frames: ``features.stitch`` matches their tracks
+    the next one's head, the two trackers saw the same frames: ``features.segments`` matches their tracks
     there. Bounded: O(tracks + preroll steps), whatever the segment's length.
     """
 

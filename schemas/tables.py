@@ -20,8 +20,11 @@ TRACES = pa.schema(
         pa.field("face_present", pa.bool_(), nullable=False),
         pa.field("audio_present", pa.bool_(), nullable=False),
         pa.field("speech_prob", pa.float32()),  # [0, 1] speech activity (docs/audio.md); null without audio
-        pa.field("attn_face", pa.float32(), nullable=False),  # modality weights, sum to 1 (or 0, 0)
-        pa.field("attn_audio", pa.float32(), nullable=False),
+        # Modality weights per dimension: each (face, audio) pair sums to 1 (or is 0, 0).
+        pa.field("attn_face_arousal", pa.float32(), nullable=False),
+        pa.field("attn_audio_arousal", pa.float32(), nullable=False),
+        pa.field("attn_face_valence", pa.float32(), nullable=False),
+        pa.field("attn_audio_valence", pa.float32(), nullable=False),
         pa.field("model_version", pa.string(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("pipeline_version", pa.string(), nullable=False),  # emotrace.__version__

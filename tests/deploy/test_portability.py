@@ -32,7 +32,14 @@ pytestmark = [pytest.mark.pipeline, pytest.mark.media]
 JOB_SERVICE_MODULE = "apache_beam.runners.portability.local_job_service_main"
 TRACE_KEY = ["post_id", "track_id", "t_s"]
 TRACE_EXACT = ["post_id", "user_id", "track_id", "t_s", "step_s", "face_present", "audio_present"]
-TRACE_CLOSE = ["arousal", "valence", "attn_face", "attn_audio"]
+TRACE_CLOSE = [
+    "arousal",
+    "valence",
+    "attn_face_arousal",
+    "attn_audio_arousal",
+    "attn_face_valence",
+    "attn_audio_valence",
+]
 
 
 def _free_port() -> int:

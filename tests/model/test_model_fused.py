@@ -15,7 +15,8 @@ def test_shapes_and_range(device, temporal, make_batch, to_torch, tiny_model):
     with torch.no_grad():
         out = model(**to_torch(batch, device))
     assert out.arousal.shape == out.valence.shape == (4, 10)
-    assert out.attention.shape == out.face_only.shape == out.audio_only.shape == (4, 10, 2)
+    assert out.face_only.shape == out.audio_only.shape == (4, 10, 2)
+    assert out.attention.shape == (4, 10, 2, 2)
     for t in out:
         assert t.device.type == device
         assert bool(torch.isfinite(t).all())
@@ -40,12 +41,12 @@ def test_attention_masks_modalities_exactly(make_batch, to_torch, tiny_model):
     am[0, :4] = [True, False, True, False]
     with torch.no_grad():
         att = model(**to_torch(batch)).attention.numpy()
-    assert np.all(att[~fm, 0] == 0.0)
-    assert np.all(att[~am, 1] == 0.0)
+    assert np.all(att[~fm][..., 0] == 0.0)
+    assert np.all(att[~am][..., 1] == 0.0)
     both = fm & am
     np.testing.assert_allclose(att[fm | am].sum(-1), 1.0, atol=1e-6)
-    assert np.all(att[fm & ~am, 0] == 1.0)
-    assert np.all(att[am & ~fm, 1] == 1.0)
+    assert np.all(att[fm & ~am][..., 0] == 1.0)
+    assert np.all(att[am & ~fm][..., 1] == 1.0)
     assert np.all((att[both] > 0) & (att[both] < 1))
     np.testing.assert_array_equal(att[~fm & ~am], 0.0)
 
@@ -125,17 +126,26 @@ def test_inference_without_unimodal_rows_gives_the_same_fused_output(make_batch,
     torch.testing.assert_close(fused_only.attention, full.attention)
 
 
-def test_concat_fusion_keeps_each_modality_in_its_own_channels(make_batch, to_torch, tiny_model):
-    model = tiny_model(fusion="concat")
+@pytest.mark.parametrize("per_dimension", [False, True])
+def test_concat_fusion_keeps_each_modality_in_its_own_channels(
+    per_dimension, make_batch, to_torch, tiny_model
+):
+    model = tiny_model(fusion="concat", attention_per_dimension=per_dimension)
     t = to_torch(make_batch(face_frac=1.0, audio_frac=1.0))
     h_face = model.encode_faces(t["faces"], t["face_mask"])
     h_audio = model.encode_audio(t["audio"], t["audio_mask"])
     with torch.no_grad():
         fo = model.fusion(h_face, h_audio, t["face_mask"], t["audio_mask"])
     hidden = model.fusion.hidden
-    assert fo.fused.shape[-1] == 2 * hidden
-    torch.testing.assert_close(fo.fused[..., :hidden], fo.weights[..., :1] * fo.z_face)
-    torch.testing.assert_close(fo.fused[..., hidden:], fo.weights[..., 1:] * fo.z_audio)
+    fused, weights = fo.fused, fo.weights
+    if per_dimension:  # one fused vector and one weight pair per dimension (arousal, valence)
+        assert fused.shape[-2:] == (2, 2 * hidden) and weights.shape[-2:] == (2, 2)
+        assert not torch.allclose(weights[..., 0, :], weights[..., 1, :])
+    else:
+        fused, weights = fused.unsqueeze(-2), weights.unsqueeze(-2)
+    for d in range(fused.shape[-2]):
+        torch.testing.assert_close(fused[..., d, :hidden], weights[..., d, :1] * fo.z_face)
+        torch.testing.assert_close(fused[..., d, hidden:], weights[..., d, 1:] * fo.z_audio)
 
 
 def test_gradients_flow_to_every_branch(make_batch, to_torch, tiny_model):

@@ -13,7 +13,7 @@ def test_predict_matches_forward_and_returns_numpy(device, tiny_model, make_batc
     batch = make_batch(b=3, w=10, seed=6)
     arousal, valence, attention = predict_windows(model, **batch)
     assert arousal.dtype == valence.dtype == attention.dtype == np.float32
-    assert arousal.shape == valence.shape == (3, 10) and attention.shape == (3, 10, 2)
+    assert arousal.shape == valence.shape == (3, 10) and attention.shape == (3, 10, 2, 2)
     with torch.no_grad():
         out = model(**to_torch(batch, device))
     np.testing.assert_allclose(arousal, out.arousal.cpu().numpy(), atol=1e-6)

@@ -104,8 +104,16 @@ def test_attention_shifts_to_audio_where_the_face_is_missing(bundle, held_out):
     weights = attention_by_face(model, held_out)
     assert weights["audio_weight_face_missing"] == 1.0  # masked: exactly, not approximately
     assert weights["audio_weight_face_present"] < 0.9
+    # Per dimension, the fusion leans on the voice for arousal more than for valence (synth: the voice
+    # carries arousal, the face valence).
+    fm = held_out.valid & held_out.face_mask & held_out.audio_mask
+    _, attn = predict_arrays(model, held_out)
+    audio_arousal, audio_valence = attn[fm][:, 0, 1].mean(), attn[fm][:, 1, 1].mean()
+    assert audio_arousal > audio_valence + 0.2, (audio_arousal, audio_valence)
     # The same steps, with and without their face: audio's weight rises on every one of them.
     steps = held_out.valid & held_out.face_mask & held_out.audio_mask
     _, with_face = predict_arrays(model, held_out)
     _, without = predict_arrays(model, held_out, face_mask=np.zeros_like(held_out.face_mask))
-    assert (without[steps][:, 1] > with_face[steps][:, 1]).all()
+    # For each dimension (arousal, valence): the voice's weight is 1 once the face is gone.
+    assert (without[steps][..., 1] == 1.0).all()
+    assert (without[steps][..., 1] > with_face[steps][..., 1]).all()

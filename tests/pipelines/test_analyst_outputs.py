@@ -112,7 +112,7 @@ def test_plot_post_renders_a_png_of_the_tables_values(out, tmp_path):
     arousal = np.asarray(lines["arousal"].get_ydata(), dtype=float)[keep]
     np.testing.assert_allclose(arousal, [e[1] for e in expected])
     attn = {line.get_label(): line for line in fig.axes[2].lines}
-    assert set(attn) >= {"face", "audio"}
+    assert set(attn) >= {"face weight, arousal", "face weight, valence"}
     save(fig, str(tmp_path / "again.png"))
 
 

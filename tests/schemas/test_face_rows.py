@@ -22,7 +22,7 @@ def _pred(track: int | None, face: list[bool], with_faces: bool) -> WindowPredic
     if with_faces:
         window = window._replace(face_score=score, face_box=box)
     return WindowPrediction(
-        window, np.zeros(w, np.float32), np.zeros(w, np.float32), np.zeros((w, 2), np.float32), "m"
+        window, np.zeros(w, np.float32), np.zeros(w, np.float32), np.zeros((w, 2, 2), np.float32), "m"
     )
 
 

@@ -21,12 +21,20 @@ def _window(valid: list[bool], track: int | None) -> StepWindow:
 
 def test_trace_rows_only_valid_steps_with_grid_times():
     w = _window([False, True, True, False], track=3)
-    attn = np.tile(np.array([[0.7, 0.3]], np.float32), (4, 1))
+    attn = np.tile(
+        np.array([[[0.2, 0.8], [0.7, 0.3]]], np.float32), (4, 1, 1)
+    )  # (arousal, valence) x (face, audio)
     pred = WindowPrediction(w, np.linspace(-1, 1, 4, dtype=np.float32), np.zeros(4, np.float32), attn, "m-1")
     rows = trace_rows(pred, "run", "c0ffee123456")
     assert [r["t_s"] for r in rows] == [2.2, 2.4]
     assert rows[0]["arousal"] == np.float32(np.linspace(-1, 1, 4)[1])
     assert all(r["track_id"] == 3 and r["face_present"] and r["model_version"] == "m-1" for r in rows)
+    assert rows[0]["attn_face_arousal"] == np.float32(0.2) and rows[0]["attn_audio_arousal"] == np.float32(
+        0.8
+    )
+    assert rows[0]["attn_face_valence"] == np.float32(0.7) and rows[0]["attn_audio_valence"] == np.float32(
+        0.3
+    )
     table = pa.Table.from_pylist(rows, schema=TRACES)
     assert table.num_rows == 2
 

@@ -17,7 +17,7 @@ def _prediction(audio_mask: list[bool], speech_prob: np.ndarray | None) -> Windo
         np.array(audio_mask), np.ones(w, bool), speech_prob,
     )  # fmt: skip
     zeros = np.zeros(w, np.float32)
-    return WindowPrediction(window, zeros, zeros, np.zeros((w, 2), np.float32), "m-1")
+    return WindowPrediction(window, zeros, zeros, np.zeros((w, 2, 2), np.float32), "m-1")
 
 
 def test_speech_prob_is_written_where_audio_reaches_and_null_elsewhere() -> None:
