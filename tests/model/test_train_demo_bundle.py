@@ -2,8 +2,9 @@
 
 The posts come from another seed than the demo corpus (``default_rng([seed, k])`` streams do not
 overlap), go through the analyze pipeline's own feature code, and are scored like ``emotrace evaluate``.
-Thresholds sit a little below the acceptance numbers measured on the 6-post test split (docs/model.md),
-because 3 posts of 20 s give a noisier CCC.
+Thresholds sit a little below what the shipped bundle measures on these posts (docs/model.md, Results:
+both 0.903 / 0.969, half the faces removed 0.924 / 0.939), because 3 posts of 20 s give a noisier CCC
+than the 12-post test split the acceptance is measured on.
 """
 
 from __future__ import annotations
@@ -55,31 +56,15 @@ def test_bundle_is_named_and_documented(bundle):
     assert os.path.getsize(demo_bundle_path()) < 10e6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured on these 3 posts: arousal 0.796, valence 0.936 (6-post test split: 0.941 / 0.865; "
-    "audio_only arousal here 0.916): fused arousal does not generalise evenly across posts yet "
-    "(docs/model.md, Results)",
-)
 def test_fused_ccc_on_unseen_posts(results):
-    assert results["both"]["arousal"] >= 0.85, results
-    assert results["both"]["valence"] >= 0.80, results
+    assert results["both"]["arousal"] >= 0.88, results
+    assert results["both"]["valence"] >= 0.90, results
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="acceptance not met yet: fused valence 0.865 < 0.90 on the 6-post test split (arousal 0.941; "
-    "face_only valence 0.884; docs/model.md, Results)",
-)
 def test_fused_ccc_meets_the_acceptance_bar(bundle):
     assert min(bundle.metrics["test"]["both"].values()) >= 0.90
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="acceptance not met yet: with half the faces removed valence drops 0.054 > 0.05 on the 6-post "
-    "test split (0.865 -> 0.811; arousal rises 0.941 -> 0.953; docs/model.md, Results)",
-)
 def test_losing_half_the_faces_meets_the_acceptance_bar(bundle):
     test = bundle.metrics["test"]
     for dim in ("arousal", "valence"):
@@ -93,10 +78,10 @@ def test_each_modality_alone_is_clearly_worse_somewhere(results):
 
 
 def test_losing_half_the_faces_costs_little(results):
-    # Passes on these 3 posts (valence -0.015, arousal +0.097); on the 6-post test split valence drops
-    # 0.054, just above the 0.05 target (test_losing_half_the_faces_meets_the_acceptance_bar).
+    # The acceptance bar (at most 0.05) on posts the bundle never saw; measured: valence -0.030,
+    # arousal +0.021. The ablation trained without the missing-modality terms loses 0.121 of valence here.
     for dim in ("arousal", "valence"):
-        assert results["face_missing_50"][dim] >= results["both"][dim] - 0.07, results
+        assert results["face_missing_50"][dim] >= results["both"][dim] - 0.05, results
 
 
 def test_attention_shifts_to_audio_where_the_face_is_missing(bundle, held_out):
