@@ -48,7 +48,28 @@ class AnalyzeJob:
     run_id: str
     batch_size: int
     device: str
+    inference_hints: dict[str, str]  # Beam resource hints for the inference stage only (empty: none)
     config_hash: str  # schemas.lineage.config_hash of (cfg, model_version): lineage in every row
+
+
+def parse_hints(spec: str | None) -> dict[str, str]:
+    """``--inference-hints "accelerator=type:nvidia-l4;count:1;install-nvidia-driver,min_ram=16GB"`` ->
+    ``{"accelerator": ..., "min_ram": ...}``, checked against the hints Beam knows."""
+    from apache_beam.transforms.resources import parse_resource_hints
+
+    hints: dict[str, str] = {}
+    for item in (spec or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise SystemExit(f"--inference-hints: expected key=value pairs separated by commas, got {item!r}")
+        hints[key.strip()] = value.strip()
+    try:
+        parse_resource_hints(hints)
+    except ValueError as err:
+        raise SystemExit(f"--inference-hints: {err}") from err
+    return hints
 
 
 def invalid_outcome(row: InvalidRow) -> VideoOutcome:
@@ -86,6 +107,7 @@ def resolve_job(args: argparse.Namespace) -> AnalyzeJob:
         run_id=args.run_id or new_run_id(),
         batch_size=args.batch_size,
         device=args.device,
+        inference_hints=parse_hints(args.inference_hints),
         config_hash=config_hash(cfg.to_dict(), bundle.version),
     )
 
@@ -110,7 +132,14 @@ def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
     windows = (extracted.windows, later.windows) | "AllWindows" >> beam.Flatten()
     segment_tracks = (extracted[TRACKS], later[TRACKS]) | "AllSegmentTracks" >> beam.Flatten()
     handler = EmotionModelHandler(job.model_uri, job.device, job.batch_size)
-    predictions, dead_letters = windows | "Infer" >> RunInference(handler).with_exception_handling()
+    infer = RunInference(handler).with_exception_handling()
+    if job.inference_hints:
+        # A GPU (or big-memory) pool for the model only: the hints go on this stage alone, and the
+        # Reshuffle breaks fusion so a runner that right-fits (Dataflow) can run decoding and feature
+        # extraction on plain CPU workers and ship only the windows to the hinted ones.
+        windows = windows | "ToInferencePool" >> beam.Reshuffle()
+        infer = infer.with_resource_hints(**job.inference_hints)
+    predictions, dead_letters = windows | "Infer" >> infer
     stitched = (
         predictions
         | "TraceRows" >> beam.FlatMap(keyed_trace_rows_by_video, job.run_id, job.config_hash)

@@ -87,6 +87,13 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] for the model")
     parser.add_argument(
+        "--inference-hints",
+        default=None,
+        help="Beam resource hints for the model stage only, as key=value pairs separated by commas (e.g. "
+        "accelerator=type:nvidia-l4;count:1;install-nvidia-driver): the stage is split from decoding by a "
+        "Reshuffle so a right-fitting runner gives only it the GPU workers",
+    )
+    parser.add_argument(
         "--hash-user-ids",
         action="store_true",
         help="write salted sha256 pseudonyms instead of user ids (salt from $EMOTRACE_USER_ID_SALT)",
