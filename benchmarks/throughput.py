@@ -16,7 +16,11 @@ A launch has a fixed cost (imports, Beam start-up, model and detector load, numb
 4-post corpus does not amortise, so each pipeline mode also runs once on a 2-second post; the steady
 rate is (corpus media s - 2) / (corpus wall s - short wall s), what a long run converges to.
 Ratios are pipeline / decode rates measured in the same run on the same machine: they survive a change
-of machine better than the absolute figures. The acceptance line of issue 6 is steady_1 / decode >= 0.5.
+of machine better than the absolute figures. Decode alone is timed three times and the fastest kept.
+
+Issue 6's acceptance line (pipeline >= 0.5x decode alone on CPU) is read on ``pipeline_2``'s steady
+rate: ffmpeg alone spreads over the machine's cores by its own threads (~1.6 of 2 cores here), so the
+pipeline is compared using the cores too, one worker process per core, as runners run it.
 """
 
 from __future__ import annotations
@@ -135,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"corpus: {args.posts} x {args.seconds:g} s {WIDTH}x{HEIGHT} talking heads ({gen_s:.0f} s to make)")
 
-    decode = decode_alone(paths)
+    # Decoding two minutes takes a few seconds, so one measurement moves with any blip of load; the
+    # fastest of three is kept: the hardest reference for the pipeline to be compared with.
+    runs = [decode_alone(paths) for _ in range(3)]
+    decode = min(runs, key=lambda r: r["wall_s"])
+    decode["all_wall_s"] = [r["wall_s"] for r in runs]  # type: ignore[assignment]
     rows = [("decode alone (ffmpeg, pipeline argv)", decode["wall_s"], decode["cpu_s"])]
     modes = [("pipeline_1", extra)] + ([] if args.no_multi else [("pipeline_2", [*extra, *MULTI])])
     results: dict[str, dict[str, float]] = {"decode": decode}
