@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import os
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.ml.inference.base import RunInference
@@ -27,7 +28,7 @@ from emotrace.schemas.tables import TABLES
 from emotrace.transforms import io as beam_io
 from emotrace.transforms.extract import OUTCOMES, SEGMENTS, ExtractWindows
 from emotrace.transforms.inference import EmotionModelHandler, open_bundle
-from emotrace.transforms.outcomes import JoinOutcomes
+from emotrace.transforms.outcomes import JoinOutcomes, steps_written
 from emotrace.transforms.partitioned import WritePartitioned, keyed_by_posted_at
 from emotrace.transforms.tracks import TRACKS, StitchTracks, keyed_trace_rows_by_video, keyed_track_row
 
@@ -129,22 +130,17 @@ def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
         | "ExtractSegments"
         >> beam.ParDo(ExtractWindows(job.cfg, job.crop_px, n_inputs)).with_outputs(*outputs, main="windows")
     )
-    windows = (extracted.windows, later.windows) | "AllWindows" >> beam.Flatten()
     segment_tracks = (extracted[TRACKS], later[TRACKS]) | "AllSegmentTracks" >> beam.Flatten()
-    handler = EmotionModelHandler(job.model_uri, job.device, job.batch_size)
-    infer = RunInference(handler).with_exception_handling()
-    if job.inference_hints:
-        # A GPU (or big-memory) pool for the model only: the hints go on this stage alone, and the
-        # Reshuffle breaks fusion so a runner that right-fits (Dataflow) can run decoding and feature
-        # extraction on plain CPU workers and ship only the windows to the hinted ones.
-        windows = windows | "ToInferencePool" >> beam.Reshuffle()
-        infer = infer.with_resource_hints(**job.inference_hints)
-    predictions, dead_letters = windows | "Infer" >> infer
-    stitched = (
-        predictions
-        | "TraceRows" >> beam.FlatMap(keyed_trace_rows_by_video, job.run_id, job.config_hash)
-        | "StitchTracks" >> StitchTracks(segment_tracks, job.cfg.grid.step_s)
-    )
+    # One RunInference per extraction stage, each fused with the stage that cuts its windows so crops
+    # stream through: a Flatten of the two window streams made the DirectRunner buffer all of a long
+    # video's windows before inference (peak memory grew with video length; benchmarks/memory.py).
+    first = _infer(extracted.windows, job, "")
+    rest = _infer(later.windows, job, "Segments")
+    rows = (
+        first.rows,
+        rest.rows,
+    ) | "AllTraceRows" >> beam.Flatten()
+    stitched = rows | "StitchTracks" >> StitchTracks(segment_tracks, job.cfg.grid.step_s)
     stitched.rows | "WriteTraces" >> WritePartitioned("traces", job.output, job.run_id)
     (
         stitched[TRACKS]
@@ -159,14 +155,38 @@ def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
     (
         {
             "outcomes": outcomes,
-            "predictions": predictions,
-            "inference_errors": dead_letters.failed_inferences,
+            "steps": (first.steps, rest.steps) | "AllStepsWritten" >> beam.Flatten(),
+            "inference_errors": (first.errors, rest.errors) | "AllInferenceErrors" >> beam.Flatten(),
             "tracks": stitched[TRACKS],
         }
         | "VideoRows" >> JoinOutcomes(job.run_id, job.model_version, job.config_hash)
         | "ByPostedDate" >> beam.Map(keyed_by_posted_at)
         | "WriteVideos" >> WritePartitioned("videos", job.output, job.run_id)
     )
+
+
+class Inferred(NamedTuple):
+    rows: beam.PCollection  # (input key, (partition, trace row))
+    steps: beam.PCollection  # (input key, steps written by one window)
+    errors: beam.PCollection  # RunInference's failed batches
+
+
+def _infer(windows: beam.PCollection, job: AnalyzeJob, suffix: str) -> Inferred:
+    """RunInference on ``windows``, then the small things the rest of the pipeline needs from it."""
+    handler = EmotionModelHandler(job.model_uri, job.device, job.batch_size)
+    infer = RunInference(handler).with_exception_handling()
+    if job.inference_hints:
+        # A GPU (or big-memory) pool for the model only: the hints go on this stage alone, and the
+        # Reshuffle breaks fusion so a runner that right-fits (Dataflow) can run decoding and feature
+        # extraction on plain CPU workers and ship only the windows to the hinted ones.
+        windows = windows | f"ToInferencePool{suffix}" >> beam.Reshuffle()
+        infer = infer.with_resource_hints(**job.inference_hints)
+    predictions, dead_letters = windows | f"Infer{suffix}" >> infer
+    rows = predictions | f"TraceRows{suffix}" >> beam.FlatMap(
+        keyed_trace_rows_by_video, job.run_id, job.config_hash
+    )
+    steps = predictions | f"StepsWritten{suffix}" >> beam.Map(steps_written)
+    return Inferred(rows, steps, dead_letters.failed_inferences)
 
 
 def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> RunSummary:

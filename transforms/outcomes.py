@@ -95,6 +95,10 @@ def final_row(
 
 
 class JoinOutcomes(beam.PTransform):
+    """``{"outcomes": VideoOutcome per segment, "steps": (key, steps written by a window),
+    "inference_errors": RunInference's failed batches, "tracks": stitched TrackSummary}`` -> one
+    ``videos`` row per input."""
+
     def __init__(self, run_id: str, model_version: str, config_hash: str) -> None:
         super().__init__()
         self._run_id = run_id
@@ -105,7 +109,7 @@ class JoinOutcomes(beam.PTransform):
         outcomes: beam.PCollection[VideoOutcome] = pcolls["outcomes"]
         keyed = {
             "outcome": outcomes | "KeyOutcome" >> beam.Map(lambda o: (key_of(o.ref), o)),
-            "steps": pcolls["predictions"] | "StepsWritten" >> beam.Map(steps_written),
+            "steps": pcolls["steps"],
             "errors": pcolls["inference_errors"] | "BlameBatch" >> beam.FlatMap(failed_windows),
             "tracks": pcolls["tracks"] | "KeyTracks" >> beam.Map(lambda t: (key_of(t.ref), t.track_id)),
         }
