@@ -161,17 +161,17 @@ class FusedEmotionModel(nn.Module):
 
         fm = face_mask.unsqueeze(-1).to(fo.fused.dtype)
         am = audio_mask.unsqueeze(-1).to(fo.fused.dtype)
-        none = torch.zeros_like(fm)
-        only_face = torch.cat([torch.ones_like(fm), none], dim=-1)
-        only_audio = torch.cat([none, torch.ones_like(fm)], dim=-1)
-        # Fused, face-only and audio-only sequences in one temporal call (3B rows): one GRU launch instead
-        # of three, and the unimodal rows are exactly what the fused path sees when a modality is absent.
+        # Fused (one sequence per dimension with per-dimension attention), face-only and audio-only
+        # sequences in one temporal call: one GRU launch instead of several, and the unimodal rows are
+        # exactly what the fused path sees when a modality is absent (weights (1, 0) and (0, 1)).
         per_dim = self.fusion.n_sets == 2
-        # Per-dimension attention: one fused sequence for arousal, one for valence (same temporal model).
         fused_seqs = [fo.fused[..., 0, :], fo.fused[..., 1, :]] if per_dim else [fo.fused]
         rows = [torch.cat([f, fm, am], dim=-1) for f in fused_seqs]
         n_fused = len(rows)
         if unimodal:
+            none = torch.zeros_like(fm)
+            only_face = torch.cat([torch.ones_like(fm), none], dim=-1)
+            only_audio = torch.cat([none, torch.ones_like(fm)], dim=-1)
             rows += [
                 torch.cat([self.fusion.combine(fo.z_face, fo.z_audio, only_face), fm, none], dim=-1),
                 torch.cat([self.fusion.combine(fo.z_face, fo.z_audio, only_audio), none, am], dim=-1),
