@@ -25,6 +25,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from emotrace.features.track_stats import merge_sums
+from emotrace.features.tracking import iou_matrix
 from emotrace.schemas.config import AnalyzeConfig
 from emotrace.schemas.records import Box, SegmentTracks, TrackSums
 
@@ -55,14 +56,6 @@ def plan_segments(n_steps: int, cfg: AnalyzeConfig) -> list[Span]:
     return spans
 
 
-def _box_iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _match(tail: dict[int, dict[int, Box]], head: dict[int, dict[int, Box]]) -> dict[int, int]:
     """Pairs (head track -> tail track) seen as one face on the steps both segments decoded.
 
@@ -75,18 +68,22 @@ def _match(tail: dict[int, dict[int, Box]], head: dict[int, dict[int, Box]]) -> 
     b_ids = sorted({t for s in steps for t in head[s]})
     if not a_ids or not b_ids:
         return {}
-    score = np.zeros((len(a_ids), len(b_ids)))
-    for i, a in enumerate(a_ids):
-        for j, b in enumerate(b_ids):
-            total, either = 0.0, 0
-            for s in steps:
-                box_a, box_b = tail[s].get(a), head[s].get(b)
-                if box_a is None and box_b is None:
-                    continue
-                either += 1
-                if box_a is not None and box_b is not None:
-                    total += _box_iou(box_a, box_b)
-            score[i, j] = total / either if either else 0.0
+    a_at = {t: i for i, t in enumerate(a_ids)}
+    b_at = {t: j for j, t in enumerate(b_ids)}
+    iou_sum = np.zeros((len(a_ids), len(b_ids)))
+    both = np.zeros_like(iou_sum)  # steps where both tracks are seen
+    seen_a, seen_b = np.zeros(len(a_ids)), np.zeros(len(b_ids))
+    for s in steps:
+        ia, ib = [a_at[t] for t in tail[s]], [b_at[t] for t in head[s]]
+        seen_a[ia] += 1
+        seen_b[ib] += 1
+        if ia and ib:
+            iou_sum[np.ix_(ia, ib)] += iou_matrix(
+                np.array(list(tail[s].values())), np.array(list(head[s].values()))
+            )
+            both[np.ix_(ia, ib)] += 1
+    either = seen_a[:, None] + seen_b[None, :] - both
+    score = np.divide(iou_sum, either, out=np.zeros_like(iou_sum), where=either > 0)
     rows, cols = linear_sum_assignment(-score)
     return {b_ids[j]: a_ids[i] for i, j in zip(rows, cols, strict=True) if score[i, j] >= STITCH_MIN_IOU}
 
@@ -106,13 +103,13 @@ def stitch_tracks(parts: Sequence[SegmentTracks]) -> dict[tuple[int, int], int]:
     next_id = 0
     prev: SegmentTracks | None = None
     for part in ordered:
-        matched: dict[int, int] = {}
+        continues: dict[int, tuple[int, int]] = {}  # local id -> (previous segment, its local id)
         if prev is not None and prev.index == part.index - 1:
-            matched = _match(prev.tail, part.head)
+            continues = {b: (prev.index, a) for b, a in _match(prev.tail, part.head).items()}
         for local in sorted(part.sums):
-            earlier = matched.get(local)
-            if earlier is not None and (prev_key := (prev.index, earlier)) in mapping:  # type: ignore[union-attr]
-                mapping[(part.index, local)] = mapping[prev_key]
+            earlier = continues.get(local)
+            if earlier is not None and earlier in mapping:
+                mapping[(part.index, local)] = mapping[earlier]
             else:
                 mapping[(part.index, local)] = next_id
                 next_id += 1

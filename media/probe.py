@@ -6,6 +6,7 @@ rule turning them into a :class:`MediaInfo` (and is what the unit tests exercise
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from fractions import Fraction
@@ -17,6 +18,8 @@ from emotrace.media.argv import input_url
 from emotrace.schemas.config import ALLOWED_CONTAINER_FORMATS
 from emotrace.schemas.errors import EmotraceError, ErrorCode
 from emotrace.schemas.records import MediaInfo
+
+log = logging.getLogger("emotrace.media")
 
 # Bounds the work spent looking for the first decodable video frame (to read its rotation).
 _MAX_PACKETS_FOR_ROTATION = 256
@@ -192,6 +195,7 @@ def _first_frame_rotation(
                 return float(frame.rotation)
             if n >= _MAX_PACKETS_FOR_ROTATION:
                 break
-    except (av.FFmpegError, ValueError):
-        pass
+    except (av.FFmpegError, ValueError) as err:
+        # Not an error of its own: the decode that follows fails on the same stream with a code and a row.
+        log.debug("rotation unreadable (taken as 0): %s", err)
     return 0.0
