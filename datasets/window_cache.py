@@ -116,7 +116,7 @@ def extract_windows(
         iter_step_windows(
             ref,
             info,
-            iter_frames(video_path, info, cfg.decode),
+            iter_frames(video_path, info, cfg.decode, reuse_buffer=True),
             iter_audio(audio_src, audio_info, cfg.decode),
             detector,
             cfg,

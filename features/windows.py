@@ -156,7 +156,8 @@ def iter_step_windows(
 ) -> Iterator[StepWindow]:
     """Windows of ``cfg.grid.window_steps`` steps for every lane, in time order.
 
-    ``frames`` and ``audio`` are the streaming decoders' outputs (empty when a stream is absent).
+    ``frames`` and ``audio`` are the streaming decoders' outputs (empty when a stream is absent). A
+    chunk is finished with (crops copied out) before the next is pulled, so decoders may reuse buffers.
     A step takes the first frame whose timestamp falls in it; steps without a frame have no face.
 
     ``span`` = (first, start, end) makes this one segment of the video (``features.segments``): the
@@ -213,8 +214,10 @@ def iter_step_windows(
             keep.append((i, step))
         stats.n_frames += len(chunk.t_s)
         if keep:
-            idx = [i for i, _ in keep]
-            detections = faces_in.detect(chunk.frames[idx])
+            i0, i1 = keep[0][0], keep[-1][0] + 1
+            # Kept frames are nearly always a run: slice them (a view) rather than copy a chunk's 35 MB.
+            run = i1 - i0 == len(keep)
+            detections = faces_in.detect(chunk.frames[i0:i1] if run else chunk.frames[[i for i, _ in keep]])
             for (i, step), dets in zip(keep, detections, strict=True):
                 for face in track_faces(chunk.frames[i], dets, tracker, step, crop_px):
                     if step < start:  # preroll: tracked for stitching, not written

@@ -20,7 +20,9 @@ from emotrace.schemas.records import AudioChunk, FrameChunk, MediaInfo
 _F32_BYTES = 4
 
 
-def iter_frames(path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 0.0) -> Iterator[FrameChunk]:
+def iter_frames(
+    path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 0.0, reuse_buffer: bool = False
+) -> Iterator[FrameChunk]:
     """Yield RGB frames sampled at ``cfg.frame_rate_hz``, in chunks of at most ``cfg.chunk_frames``.
 
     Each chunk: ``frames`` uint8[T, H, W, 3] (writable), (W, H) = ``frame_size(info, cfg)``, i.e. the
@@ -31,6 +33,10 @@ def iter_frames(path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 
     Nothing is yielded when ``info.has_video`` is False. ``start_s`` (a multiple of the frame period,
     e.g. a segment's preroll start) starts decoding there: frame ``i`` then has ``t_s = start_s + i /
     frame_rate_hz``.
+    ``reuse_buffer``: every chunk's ``frames`` view one buffer that the next chunk overwrites (no fresh
+    35 MB and its page faults per chunk: ~10 ms of CPU per media second on the 2-core machine, issue 6).
+    Only for consumers done with a chunk before they ask for the next (``features.windows``); never
+    ``list()`` such an iterator.
     """
     if not info.has_video:
         return
@@ -38,7 +44,9 @@ def iter_frames(path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 
     frame_bytes = width * height * 3
     argv = video_frames_argv(path, info, cfg, start_s=start_s)
     n_done = 0
-    for block in iter_blocks(argv, frame_bytes * cfg.chunk_frames, timeout_s=cfg.timeout_s):
+    for block in iter_blocks(
+        argv, frame_bytes * cfg.chunk_frames, timeout_s=cfg.timeout_s, reuse=reuse_buffer
+    ):
         n, leftover = divmod(len(block), frame_bytes)
         if leftover:
             # Only a killed or confused ffmpeg writes a partial frame; never reshape garbage.

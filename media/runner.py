@@ -113,19 +113,30 @@ class FfmpegProcess:
                 pipe.close()
 
     # -- reading ---------------------------------------------------------------------------------
-    def blocks(self, block_size: int) -> Iterator[bytearray]:
+    def blocks(self, block_size: int, reuse: bool = False) -> Iterator[bytearray | memoryview]:
         """Yield stdout in blocks of exactly ``block_size`` bytes; the last one may be shorter.
 
         The exit status is checked at end of stream *before* the last block is yielded, so a failed
         decode raises instead of ending with a silently truncated block.
+        ``reuse``: every block is a view of one buffer that the next block overwrites, for consumers
+        done with a block before they ask for the next. A fresh multi-MB block per read costs a page
+        fault per 4 KB page, since ``media.malloc`` hands every large free straight back to the OS.
         """
         if block_size <= 0:
             raise ValueError(f"block_size must be positive, got {block_size}")
+        shared = bytearray(block_size) if reuse else None
         while True:
-            block = self._read_exact(block_size)
-            if len(block) < block_size:
+            buf = shared if shared is not None else bytearray(block_size)
+            got = self._read_into(buf)
+            block: bytearray | memoryview
+            if shared is not None:
+                block = memoryview(shared)[:got]
+            else:
+                del buf[got:]
+                block = buf
+            if got < block_size:
                 self._finish()
-                if block:
+                if got:
                     yield block
                 return
             yield block
@@ -137,23 +148,21 @@ class FfmpegProcess:
             out += block
         return bytes(out)
 
-    def _read_exact(self, n: int) -> bytearray:
+    def _read_into(self, buf: bytearray) -> int:
+        """Fill ``buf`` from stdout; returns the bytes read (fewer only at end of stream)."""
         stdout = self._require_proc().stdout
         assert stdout is not None
-        buf = bytearray(n)
-        view = memoryview(buf)
+        n = len(buf)
         got = 0
-        with self._budget():
+        with memoryview(buf) as view, self._budget():
             while got < n:
                 k = stdout.readinto(view[got:])  # type: ignore[attr-defined]
                 if not k:
                     break  # EOF (or the watchdog killed ffmpeg)
                 got += k
-        view.release()
         if self._timed_out:
             self._raise_timeout()
-        del buf[got:]
-        return buf
+        return got
 
     # -- completion ------------------------------------------------------------------------------
     def _finish(self) -> None:
@@ -256,14 +265,16 @@ class FfmpegProcess:
         return self._proc
 
 
-def iter_blocks(argv: Sequence[str], block_size: int, *, timeout_s: float) -> Iterator[bytearray]:
+def iter_blocks(
+    argv: Sequence[str], block_size: int, *, timeout_s: float, reuse: bool = False
+) -> Iterator[bytearray | memoryview]:
     """Run ffmpeg and yield its stdout in ``block_size``-byte blocks (the last may be shorter).
 
-    Memory stays bounded by one block. Closing the generator early kills ffmpeg.
-    Raises EmotraceError(DECODE_TIMEOUT | DECODE_FAILED).
+    Memory stays bounded by one block. Closing the generator early kills ffmpeg. ``reuse``: see
+    :meth:`FfmpegProcess.blocks`. Raises EmotraceError(DECODE_TIMEOUT | DECODE_FAILED).
     """
     with FfmpegProcess(argv, timeout_s=timeout_s) as proc:
-        yield from proc.blocks(block_size)
+        yield from proc.blocks(block_size, reuse)
 
 
 def run_to_completion(

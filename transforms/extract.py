@@ -154,7 +154,7 @@ class ExtractWindows(beam.DoFn):
         first = max(0, seg.start_step - self._cfg.segments.preroll_steps(grid))
         try:
             start_s = first * grid.step_s
-            frames = iter_frames(path, seg.info, self._cfg.decode, start_s)
+            frames = iter_frames(path, seg.info, self._cfg.decode, start_s, reuse_buffer=True)
             audio = iter_audio(path, seg.info, self._cfg.decode, start_s)
             yield from iter_step_windows(
                 seg.ref,

@@ -36,6 +36,18 @@ def test_blocks_have_exact_size_and_a_short_last_one() -> None:
     assert r > 240 and g < 15 and b < 15  # red, really decoded (via lavfi's YUV, hence not exact)
 
 
+def test_reused_blocks_share_one_buffer_and_carry_the_same_bytes() -> None:
+    argv = lavfi_argv("testsrc=size=16x16:rate=10:duration=1", *RGB_16X16)
+    fresh = [bytes(b) for b in iter_blocks(argv, 1000, timeout_s=30)]
+    copies, owners = [], set()
+    for block in iter_blocks(argv, 1000, timeout_s=30, reuse=True):
+        assert isinstance(block, memoryview)
+        owners.add(id(block.obj))
+        copies.append(bytes(block))  # copied now: the next block overwrites this one
+    assert copies == fresh and [len(b) for b in copies] == [1000] * 7 + [680]
+    assert len(owners) == 1  # one buffer for the whole stream, not a fresh one per block
+
+
 def test_hung_ffmpeg_is_killed_with_decode_timeout() -> None:
     # -re paces an endless source in real time: it would never finish on its own.
     argv = lavfi_argv("testsrc=size=64x64:rate=25", *RGB_16X16[:-1], "pipe:", realtime=True)
