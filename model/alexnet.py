@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 # AlexNet's five conv layers (96, 256, 384, 384, 256), halved-ish: ~0.8 ms per 64 px crop on 2 CPU cores
 # (batch 400, channels-last input), leaving headroom under the ~2 ms/crop budget.
@@ -72,3 +73,22 @@ class ImprovedAlexNet(nn.Module):
         """x: float32[N, 3, S, S] normalised crops -> float32[N, embed_dim]."""
         h = self.pool(self.features(x)).flatten(1)
         return self.act(self.proj(self.dropout(h)))
+
+    def fold_batchnorm(self) -> ImprovedAlexNet:
+        """Fold each BatchNorm into the conv before it, in place; returns self. Inference only.
+
+        In eval mode a BatchNorm is a fixed per-channel affine map, so it can live in the conv's weights
+        and bias: the same outputs (to float rounding, ~1e-4) for ~10 % less CPU per crop (issue 6).
+        The folded net has no BatchNorm to train and its state dict no longer matches a bundle's, hence
+        only ``FusedEmotionModel.for_inference`` calls this, on a copy.
+        """
+        if self.training:
+            raise ValueError("fold_batchnorm needs eval mode: BatchNorm uses batch statistics in training")
+        layers: list[nn.Module] = []
+        for layer in self.features:
+            if isinstance(layer, nn.BatchNorm2d) and layers and isinstance(layers[-1], nn.Conv2d):
+                layers[-1] = fuse_conv_bn_eval(layers[-1], layer)
+            else:
+                layers.append(layer)
+        self.features = nn.Sequential(*layers)
+        return self

@@ -13,6 +13,7 @@ therefore trains the path that inference takes on silent or face-less steps.
 
 from __future__ import annotations
 
+import copy
 from typing import NamedTuple
 
 import torch
@@ -92,6 +93,15 @@ class FusedEmotionModel(nn.Module):
             raise ValueError("audio std must be > 0 everywhere; floor constant descriptors (e.g. at 1e-6)")
         self.audio_mean.copy_(mean)
         self.audio_std.copy_(std)
+
+    def for_inference(self) -> FusedEmotionModel:
+        """An eval-mode copy with the face CNN's BatchNorms folded into its convs (same outputs to
+        float rounding, less CPU). For serving only: its state dict no longer matches the bundle's."""
+        if self.training:
+            raise ValueError("for_inference needs a model in eval mode: call model.eval() (build_model does)")
+        served = copy.deepcopy(self)
+        served.face.fold_batchnorm()
+        return served
 
     def encode_faces(self, faces: torch.Tensor, face_mask: torch.Tensor) -> torch.Tensor:
         """faces: uint8 or float[B, W, S, S, 3] on the 0..255 scale; face_mask: bool[B, W].

@@ -72,7 +72,7 @@ class EmotionModelHandler(ModelHandler[StepWindow, WindowPrediction, LoadedModel
             # torch's default of one thread per core only makes the workers and their ffmpeg and
             # onnxruntime threads contend (issue 6). The model is a few % of a worker's CPU anyway.
             torch.set_num_threads(CPU_THREADS)
-        module = bundle.build_model().to(device)
+        module = bundle.build_model().for_inference().to(device)  # BatchNorm folded: less CPU
         return LoadedModel(module, bundle.version)
 
     def run_inference(

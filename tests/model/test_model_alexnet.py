@@ -31,3 +31,24 @@ def test_batchnorm_not_lrn():
 def test_rejects_wrong_layer_count():
     with pytest.raises(ValueError, match="5 conv layers"):
         ImprovedAlexNet(channels=(8, 8, 8))
+
+
+def test_folded_batchnorm_gives_the_same_embeddings():
+    torch.manual_seed(0)
+    net = ImprovedAlexNet(embed_dim=24)
+    net.train()
+    net(torch.randn(16, 3, 64, 64) * 3 + 1)  # moves the running stats away from (0, 1)
+    net.eval()
+    x = torch.randn(5, 3, 64, 64)
+    with torch.no_grad():
+        before = net(x)
+        folded = net.fold_batchnorm()
+        after = folded(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in folded.modules()) == 5
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)
+
+
+def test_fold_batchnorm_refuses_training_mode():
+    with pytest.raises(ValueError, match="eval mode"):
+        ImprovedAlexNet().train().fold_batchnorm()

@@ -33,3 +33,20 @@ def test_batching_does_not_change_a_window(tiny_model, make_batch):
 def test_training_mode_is_refused(tiny_model, make_batch):
     with pytest.raises(ValueError, match="eval mode"):
         predict_windows(tiny_model().train(), **make_batch())
+
+
+def test_served_copy_predicts_the_same_and_leaves_the_model_alone(tiny_model, make_batch):
+    model = tiny_model()
+    gen = torch.Generator().manual_seed(3)
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        # Trained-looking statistics, so folding has something to fold.
+        bn.running_mean.copy_(torch.randn(bn.num_features, generator=gen))
+        bn.running_var.copy_(torch.rand(bn.num_features, generator=gen) + 0.5)
+        bn.weight.data.copy_(torch.rand(bn.num_features, generator=gen) + 0.5)
+        bn.bias.data.copy_(torch.randn(bn.num_features, generator=gen))
+    batch = make_batch(b=3, w=10, seed=8)
+    served = model.for_inference()
+    for got, want in zip(predict_windows(served, **batch), predict_windows(model, **batch), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-4)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in served.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # a copy was folded
