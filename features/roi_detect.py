@@ -6,7 +6,9 @@ full-frame detections, faces seen in the previous frame are looked for again onl
 of interest (ROI) around their last box, ``1 + 2 * ROI_MARGIN`` = 2 face sides wide, shrunk to fit
 ``FaceConfig.roi_px`` (192 px: the face is at most ~96 px there, inside RetinaFace's 64-128 px anchors).
 Measured on the 2-core machine (CPU time, 640x360 talking head): 20 ms per frame on full frames only,
-7.7 ms with ``detect_every_frames`` 5 (4.6 ms per ROI frame), 5.9 ms with 10. The ROI path keeps
+7.7 ms with ``detect_every_frames`` 5 (4.6 ms per ROI frame), 5.9 ms with 10, the default since the
+pipeline's other costs were cut (issue 6: ~6 ms less CPU per media second than 5; a face that enters
+is found within 2 s at 5 fps). The ROI path keeps
 RetinaFace's boxes *and* landmarks, so alignment and the model's crops match full-frame detection's
 (box IoU 0.95 on average on the sample posts; RetinaFace's own box moves as much between two scales).
 
@@ -17,7 +19,12 @@ Rules, per video, frames in time order:
   box most; when any of them finds none (occlusion, a scene cut, a fast move), or two of them take
   the same face (faces crossing), the frame falls back to full-frame detection at once, so a face
   that full-frame detection would see is never dropped for being hard to find in its ROI;
-* a frame with no face seen before costs nothing until the next full-frame detection.
+* a frame with no face seen before costs nothing until the next full-frame detection;
+* when a full-frame detection finds fewer faces than the frame before it had (an occlusion, a face that
+  left for a moment), full-frame detection runs every ``detect_every_frames // 2`` frames until they are
+  all back, for at most ``track_max_missed_steps`` frames (as long as the tracker would still continue
+  their tracks): a face hidden for a second comes back under its track id instead of being found too
+  late and given a new one.
 Pure core: no Beam.
 """
 
@@ -109,7 +116,8 @@ def to_frame(det: FaceDetection, back: np.ndarray, height: int, width: int) -> F
 
 
 class RoiFaceDetector:
-    """Per-video detector: full frames every ``cfg.detect_every_frames`` frames, ROIs in between.
+    """Per-video detector: full frames every ``cfg.detect_every_frames`` frames (half that while faces
+    lost are looked for again), ROIs in between.
 
     Wraps any object with ``detect(frames) -> list[list[FaceDetection]]`` (a ``FaceDetector``). Holds
     the last frame's faces, so build one per video and pass frames in time order. With
@@ -126,6 +134,9 @@ class RoiFaceDetector:
         self.cfg = cfg
         self._last: list[FaceDetection] = []
         self._since_full: int | None = None  # frames since the last full-frame detection
+        self._frame = -1  # index of the current frame
+        self._recover_until = -1  # last frame of the faster schedule after faces were lost
+        self._expected = 0  # faces seen before the loss: the faster schedule ends once found again
         self.n_full = 0
         self.n_roi = 0
 
@@ -137,7 +148,12 @@ class RoiFaceDetector:
         return [self._one(frame) for frame in frames]
 
     def _one(self, frame: np.ndarray) -> list[FaceDetection]:
-        due = self._since_full is None or self._since_full + 1 >= self.cfg.detect_every_frames
+        self._frame += 1
+        recovering = self._frame <= self._recover_until
+        every = self.cfg.detect_every_frames
+        if recovering:
+            every = max(1, every // 2)
+        due = self._since_full is None or self._since_full + 1 >= every
         if not due:
             self._since_full += 1
             if not self._last:
@@ -149,8 +165,14 @@ class RoiFaceDetector:
                 return found
         self._since_full = 0
         self.n_full += 1
-        self._last = self.detector.detect([frame])[0]
-        return self._last
+        found = self.detector.detect([frame])[0]
+        if len(found) < len(self._last):  # faces lost: look for them more often while tracks can continue
+            self._expected = max(self._expected, len(self._last)) if recovering else len(self._last)
+            self._recover_until = self._frame + self.cfg.track_max_missed_steps
+        elif recovering and len(found) >= self._expected:
+            self._recover_until = -1  # all back
+        self._last = found
+        return found
 
     def _in_rois(self, frame: np.ndarray) -> list[FaceDetection] | None:
         """The last frame's faces found again in their ROIs, or None when any one was not."""

@@ -89,6 +89,50 @@ def test_detect_every_must_be_positive() -> None:
         RoiFaceDetector(_FullOnly(), FaceConfig(detect_every_frames=0))
 
 
+class _Blinking:
+    """One face at (100, 100, 160, 180) on the frames whose pixels are 1 (0: hidden); records the index
+    (pixel [0, 0, 1] of the frame) of every frame that gets full-frame detection."""
+
+    def __init__(self) -> None:
+        self.full: list[int] = []
+
+    def detect(self, frames: list[np.ndarray]) -> list[list[FaceDetection]]:
+        out = []
+        for f in frames:
+            if f.shape[0] == 360:  # a full frame
+                self.full.append(int(f[0, 0, 1]))
+                out.append([detection((100, 100, 160, 180))] if f[0, 0, 0] == 1 else [])
+            else:  # an ROI canvas: the face's ROI is 160 px, drawn unscaled from the canvas corner
+                out.append([detection((40, 40, 100, 120))] if f[80, 70, 0] == 1 else [])
+        return out
+
+
+def blinking_frames(visible: list[bool]) -> np.ndarray:
+    frames = np.zeros((len(visible), 360, 640, 3), np.uint8)
+    for i, seen in enumerate(visible):
+        frames[i, ..., 0] = int(seen)
+        frames[i, 0, 0, 1] = i
+    return frames
+
+
+def test_a_face_lost_for_a_moment_is_looked_for_twice_as_often_until_it_is_back() -> None:
+    fake = _Blinking()
+    cfg = FaceConfig(detect_every_frames=10, track_max_missed_steps=10)
+    visible = [i < 5 or i >= 8 for i in range(40)]  # hidden on frames 5-7
+    got = RoiFaceDetector(fake, cfg).detect(blinking_frames(visible))
+    # Lost on 5 (its ROI is empty, so full-frame detection runs there and finds nothing), found again on
+    # the full-frame detection 5 frames later instead of 10, then back to every 10th frame.
+    assert fake.full == [0, 5, 10, 20, 30]
+    assert [i for i, faces in enumerate(got) if not faces] == [5, 6, 7, 8, 9]
+
+
+def test_a_face_gone_for_good_ends_the_faster_schedule_when_its_track_would_end() -> None:
+    fake = _Blinking()
+    cfg = FaceConfig(detect_every_frames=10, track_max_missed_steps=10)
+    RoiFaceDetector(fake, cfg).detect(blinking_frames([i < 5 for i in range(40)]))
+    assert fake.full == [0, 5, 10, 15, 25, 35]  # every 5th up to frame 15 (5 + 10), every 10th after
+
+
 @pytest.mark.media
 def test_roi_path_finds_the_sample_talking_head_as_full_frame_detection_does(
     sample_posts_dir: Path, detector: FaceDetector
