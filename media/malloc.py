@@ -15,7 +15,7 @@ threshold, with the frame-chunk and detector-input buffers reused (``media.decod
 ``features.faces``) instead of mapped afresh; the core is back to ~46 ms, and the 60-minute video
 still peaks at 1.13x the 1-minute one (1196 vs 1060 MB, benchmarks/memory.py, 2026-11-25).
 
-``bound_heap_growth`` sets them through ``mallopt`` in a running process: call it early (the CLI
+``bound_heap_growth`` sets them through ``mallopt`` in a running process: call it early (`emotrace analyze`'s
 entry point, and ``DoFn.setup`` of the stage that decodes, for workers that never run the CLI).
 Arenas already made are kept; the thresholds act on every later allocation. A no-op off glibc.
 """

@@ -33,10 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     verb, rest = argv[0], argv[1:]
     _configure_logging()
-    from emotrace.media.malloc import bound_heap_growth
-
-    bound_heap_growth()  # before the first big allocation: memory flat in video length (issue 6)
     if verb == "analyze":
+        from emotrace.media.malloc import bound_heap_growth
+
+        # Before the first big allocation: memory flat in video length (issue 6). Only here: training
+        # holds no stream, and its large tensors would pay page faults on every step (~20 % of its time).
+        bound_heap_growth()
         from emotrace.pipelines import analyze
 
         try:
