@@ -152,6 +152,8 @@ class ExtractWindows(beam.DoFn):
         stats = WindowStats()
         grid = self._cfg.grid
         first = max(0, seg.start_step - self._cfg.segments.preroll_steps(grid))
+        code: ErrorCode | None
+        message: str | None
         try:
             start_s = first * grid.step_s
             frames = iter_frames(path, seg.info, self._cfg.decode, start_s, reuse_buffer=True)
@@ -168,16 +170,15 @@ class ExtractWindows(beam.DoFn):
                 (first, seg.start_step, seg.end_step),
             )
         except EmotraceError as err:  # bad input found while decoding
-            yield self._tracks(seg, stats)
-            yield self._outcome(seg, err.status, err.code, err.message, seg.info, stats)
-            return
+            status, code, message = err.status, err.code, err.message
         except Exception as err:  # a bug, not bad input
-            yield self._tracks(seg, stats)
-            yield self._outcome(seg, "failed", ErrorCode.INTERNAL_ERROR, _bug(err), seg.info, stats)
-            return
-        self._face_steps.inc(stats.n_face_steps)
+            status, code, message = "failed", ErrorCode.INTERNAL_ERROR, _bug(err)
+        else:
+            self._face_steps.inc(stats.n_face_steps)
+            status, code, message = "ok", None, None
+        # The tracks seen so far go out even after a failure: the rows written before it name them.
         yield self._tracks(seg, stats)
-        yield self._outcome(seg, "ok", None, None, seg.info, stats)
+        yield self._outcome(seg, status, code, message, seg.info, stats)
 
     def _tracks(self, seg: VideoSegment, stats: WindowStats) -> beam.pvalue.TaggedOutput:
         tracks = SegmentTracks(
