@@ -14,7 +14,13 @@ from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.ml.inference.base import RunInference
-from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+from apache_beam.options.pipeline_options import (
+    DebugOptions,
+    GoogleCloudOptions,
+    PipelineOptions,
+    SetupOptions,
+    StandardOptions,
+)
 
 from emotrace.datasets.inputs import InvalidRow, expand_inputs
 from emotrace.pipelines import rerun
@@ -71,6 +77,40 @@ def parse_hints(spec: str | None) -> dict[str, str]:
     except ValueError as err:
         raise SystemExit(f"--inference-hints: {err}") from err
     return hints
+
+
+RIGHT_FITTING_DOC = "https://cloud.google.com/dataflow/docs/guides/right-fitting"
+
+
+def gpu_model_conflict(options: PipelineOptions, inference_hints: dict[str, str]) -> str | None:
+    """Why these options combine Dataflow's two GPU models, or None.
+
+    Dataflow attaches GPUs either to every worker (the ``worker_accelerator`` service option, also accepted
+    as an experiment) or per step by right fitting, which any Beam resource hint turns on (whole-pipeline
+    ``--resource_hints`` or emotrace's ``--inference-hints``); its right-fitting guide says not to use
+    ``worker_accelerator`` with right fitting."""
+    service = options.view_as(GoogleCloudOptions).dataflow_service_options or []
+    experiments = options.view_as(DebugOptions).experiments or []
+    accelerator = [o for o in [*service, *experiments] if o.startswith("worker_accelerator")]
+    hints = [*(options.view_as(StandardOptions).resource_hints or []), *inference_hints]
+    if accelerator and hints:
+        return (
+            f"the worker_accelerator service option cannot be combined with resource hints "
+            f"({', '.join(hints)}): a resource hint turns on Dataflow right fitting, which must not be used "
+            f"with worker_accelerator ({RIGHT_FITTING_DOC}). Choose one: worker_accelerator (every worker "
+            "gets the GPU) or --inference-hints accelerator=... (only the model stage does)"
+        )
+    return None
+
+
+def pipeline_options(beam_args: list[str], job: AnalyzeJob) -> PipelineOptions:
+    """The Beam options of ``job``'s pipeline, refused when they mix Dataflow's GPU models."""
+    options = PipelineOptions(beam_args)
+    options.view_as(SetupOptions).save_main_session = False  # workers import emotrace; nothing from __main__
+    conflict = gpu_model_conflict(options, job.inference_hints)
+    if conflict:
+        raise SystemExit(conflict)
+    return options
 
 
 def invalid_outcome(row: InvalidRow) -> VideoOutcome:
@@ -199,8 +239,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> RunSumma
     log.info("run %s: %d inputs, model %s", job.run_id, n_inputs, job.model_version)
     if n_inputs == 0:  # nothing left to do: write nothing, so the tables stay exactly as they were
         return RunSummary(job.output, job.run_id, 0, {}, 0, n_already_ok=n_done)
-    options = PipelineOptions(beam_args)
-    options.view_as(SetupOptions).save_main_session = False
+    options = pipeline_options(beam_args, job)
     pipeline = test_pipeline or beam.Pipeline(options=options)
     build(pipeline, job)
     pipeline.run().wait_until_finish()

@@ -16,7 +16,6 @@ import logging
 import sys
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
 from emotrace.pipelines import analyze
 from emotrace.pipelines.options import add_analyze_args
@@ -66,9 +65,7 @@ def main(argv: list[str] | None = None) -> beam.runners.runner.PipelineResult | 
     log.info("run %s: submitting %d inputs (%d already ok)", job.run_id, n_inputs, n_done)
     if n_inputs == 0:  # as analyze.run: an empty run writes nothing
         return None
-    options = PipelineOptions(beam_args)
-    options.view_as(SetupOptions).save_main_session = False  # as analyze.run: workers import emotrace
-    pipeline = beam.Pipeline(options=options)
+    pipeline = beam.Pipeline(options=analyze.pipeline_options(beam_args, job))  # as analyze.run
     analyze.build(pipeline, job)
     return pipeline.run()  # no wait_until_finish: see the module docstring
 
