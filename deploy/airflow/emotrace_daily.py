@@ -35,7 +35,7 @@ BUCKET = "{{ var.value.emotrace_bucket }}"
 IMAGE_TAG = "0.1.0"
 REGISTRY = f"{REGION}-docker.pkg.dev/{PROJECT}/emotrace"
 DAY = "{{ data_interval_start | ds }}"  # the UTC day this run covers, YYYY-MM-DD
-# True when the worker image was built with --build-arg MODEL_BUNDLE=... (docs/deploy.md section 2): the
+# True when the worker image was built with --build-arg MODEL_BUNDLE=... (docs/deploy.md section 3): the
 # jobs then read that bundle; False: `model` is not passed and the package's default bundle is used.
 IMAGE_HAS_MODEL_BUNDLE = False
 IMAGE_MODEL_BUNDLE = "/opt/emotrace/models/bundle.pt"
@@ -43,7 +43,7 @@ IMAGE_MODEL_BUNDLE = "/opt/emotrace/models/bundle.pt"
 # Template parameters (deploy/dataflow/metadata.json) and Beam options; literal strings only, so the
 # test can read them without Airflow. GPU model: the worker_accelerator service option on every worker
 # and no resource hint (Dataflow's right fitting, which any resource hint turns on, must not be combined
-# with worker_accelerator: docs/deploy.md section 3).
+# with worker_accelerator: docs/deploy.md section 4).
 PARAMETERS: dict[str, str] = {
     "input": "gs://{{ var.value.emotrace_bucket }}/manifests/{{ data_interval_start | ds }}.csv",
     "output": "gs://{{ var.value.emotrace_bucket }}/emotrace/dt={{ data_interval_start | ds }}",

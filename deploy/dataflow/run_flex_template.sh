@@ -4,7 +4,7 @@
 #   deploy/dataflow/run_flex_template.sh build             # once per image tag: writes the spec to GCS
 #   deploy/dataflow/run_flex_template.sh run [YYYY-MM-DD]  # one day (default: yesterday, UTC) -> dt=<day>
 #
-# Required environment: PROJECT, REGION, BUCKET, IMAGE_TAG (docs/deploy.md section 0 sets them). Optional:
+# Required environment: PROJECT, REGION, BUCKET, IMAGE_TAG (docs/deploy.md section 2 sets them). Optional:
 # MODEL_BUNDLE, set when the worker image was built with --build-arg MODEL_BUNDLE=...: the job then reads
 # that bundle at /opt/emotrace/models/bundle.pt; unset, `model` is not passed and the package's default
 # bundle is used. docs/deploy.md explains each worker setting; the template parameters are
@@ -37,7 +37,7 @@ case "${1:-}" in
   build)
     # The spec only points at the launcher image: check it was pushed, or the first launch fails to pull it.
     if ! gcloud artifacts docker images describe "${LAUNCHER_IMAGE}" --project "${PROJECT}" >/dev/null; then
-      echo "${LAUNCHER_IMAGE} is not in the registry: build and push it first (docs/deploy.md section 3)" >&2
+      echo "${LAUNCHER_IMAGE} is not in the registry: build and push it first (docs/deploy.md section 4)" >&2
       exit 1
     fi
     gcloud dataflow flex-template build "${SPEC}" \

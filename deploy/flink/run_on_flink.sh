@@ -9,7 +9,7 @@
 # EMOTRACE_OUTPUT, as the cron script reads them).
 #
 # Run it where the job server's ports are reachable (in the cluster, or through `kubectl port-forward` and
-# JOB_SERVER=localhost, docs/deploy.md section 4) with the same emotrace version as the worker image
+# JOB_SERVER=localhost, docs/deploy.md section 5) with the same emotrace version as the worker image
 # installed: the submitter builds and submits the graph; decoding and inference run in the TaskManagers'
 # sidecars. It also opens the model bundle to stamp its version: with MODEL_BUNDLE set (the image was built
 # with one), /opt/emotrace/models/bundle.pt must exist here too, i.e. submit from the worker image, or pass a
