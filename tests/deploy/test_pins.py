@@ -4,6 +4,7 @@ SDK-harness error, and a torch drift changes numerics; both are caught here, bef
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from pathlib import Path
@@ -140,3 +141,33 @@ def test_dockerfile_copies_only_existing_paths(path: Path):
             *sources, _dest = line.split()[1:]
             for src in sources:
                 assert (REPO / src).exists(), f"{path.name}: COPY {src} does not exist"
+
+
+def dockerignored(path: str, patterns: list[str]) -> bool:
+    """Docker's .dockerignore matching, for the plain patterns this repo uses: a pattern matches the path or
+    a folder above it; ``**/x`` matches ``x`` at any depth; the last matching line wins, ``!`` re-includes."""
+    parts = path.split("/")
+    anchored = ["/".join(parts[: i + 1]) for i in range(len(parts))]  # a, a/b, a/b/c
+    anywhere = {"/".join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)}
+    ignored = False
+    for line in patterns:
+        negate, pattern = line.startswith("!"), line.lstrip("!").strip("/")
+        deep = pattern.startswith("**/")
+        candidates = anywhere if deep else anchored
+        if any(fnmatch.fnmatch(c, pattern.removeprefix("**/")) for c in candidates):
+            ignored = not negate
+    return ignored
+
+
+def test_worker_image_ships_the_packaged_bundles():
+    """The wheel stage copies the build context, so every bundle the package ships (emotrace/assets/*.pt,
+    the default that `--model` omitted loads) must survive Dockerfile.dockerignore; a MODEL_BUNDLE at the
+    repository root must too."""
+    lines = (REPO / "deploy" / "worker" / "Dockerfile.dockerignore").read_text().splitlines()
+    patterns = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+    assets = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "emotrace" / "assets").glob("*.pt"))
+    assert assets, "the package ships a default bundle"
+    assert [a for a in assets if dockerignored(a, patterns)] == []
+    assert not dockerignored("my-bundle.pt", patterns)
+    assert dockerignored("tests/deploy/x.py", patterns) and dockerignored(".venv/lib/x.py", patterns)
+    assert dockerignored("emotrace/assets/x.pt", [*patterns, "**/*.pt"])  # the matcher is not vacuous
