@@ -1,22 +1,107 @@
 """Command-line options of each pipeline, turned into frozen configs at the edge.
 
-Beam's own options (runner, workers, project, ...) pass through untouched: every argument the
-emotrace parser does not know is handed to ``PipelineOptions``.
+Every option is checked where it is parsed (an argparse ``type`` with its allowed range): a bad value
+ends the command with one line naming the option, the value and what is allowed, and exit status 2
+(argparse's convention), before any work starts. Beam's own options (runner, workers, project, ...) pass
+through untouched: every argument the emotrace parser does not know is handed to ``PipelineOptions``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from emotrace.schemas.config import AnalyzeConfig, DecodeConfig, FaceConfig, GridConfig
+from emotrace.schemas.naming import RUN_ID_RULE, is_valid_run_id
+
+
+class UsageError(SystemExit):
+    """A command line that cannot run: exit status 2, and ``str()`` is the one line the CLI prints."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.code = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but an error is a :class:`UsageError` (one line, exit 2) instead of usage + message."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
 
 
 def new_run_id() -> str:
     """Sortable and unique: ``20261125T140501Z-3fa9c1``."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def number(
+    kind: type[int] | type[float], low: float, high: float, unit: str = "", zero: bool = False
+) -> Callable[[str], int | float]:
+    """An argparse type: a finite ``kind`` in [low, high] (or exactly 0 with ``zero``)."""
+    allowed = f"{'0 or ' if zero else ''}{low:g}..{high:g}{' ' + unit if unit else ''}"
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'an integer' if kind is int else 'a number'}"
+            ) from None
+        if not math.isfinite(value) or not (low <= value <= high or (zero and value == 0)):
+            raise argparse.ArgumentTypeError(f"{text!r} is outside the allowed range {allowed}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+def run_id(text: str) -> str:
+    if not is_valid_run_id(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: {RUN_ID_RULE}")
+    return text
+
+
+def _cuda_problem(text: str) -> str | None:
+    import torch  # only when a CUDA device is asked for
+
+    index = int(text.partition(":")[2] or 0)
+    if not torch.cuda.is_available():
+        return f"{text!r}: no CUDA device is visible; use --device cpu or auto"
+    if index >= torch.cuda.device_count():
+        return f"{text!r}: only {torch.cuda.device_count()} CUDA device(s) are visible (0..)"
+    return None
+
+
+def device(text: str) -> str:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``; a CUDA device must be visible."""
+    if text not in ("auto", "cpu") and not re.fullmatch(r"cuda(:[0-9]+)?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of auto, cpu, cuda, cuda:N")
+    problem = _cuda_problem(text) if text.startswith("cuda") else None
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def face_device(text: str) -> str:
+    """The detector's torch device: ``cpu``, ``cuda`` or ``cuda:N`` (no ``auto``)."""
+    if text == "auto":
+        raise argparse.ArgumentTypeError("'auto' is not one of cpu, cuda, cuda:N")
+    return device(text)
+
+
+def schemes(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip().lower() for s in text.split(",") if s.strip())
+    bad = [s for s in names if not re.fullmatch(r"[a-z][a-z0-9+.-]*", s)]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected URI schemes separated by commas, e.g. file,gs")
+    return names
 
 
 def add_analyze_args(parser: argparse.ArgumentParser) -> None:
@@ -27,65 +112,74 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
         "--model", default=None, help="model bundle path (local or gs://); default: demo bundle"
     )
     parser.add_argument(
-        "--run-id", default=None, help="names this run's files and rows (default: time + random)"
+        "--run-id", type=run_id, default=None, help=f"names this run's files and rows ({RUN_ID_RULE})"
     )
     parser.add_argument(
-        "--frame-rate", type=float, default=d.frame_rate_hz, help="frames analysed per second"
+        "--frame-rate", type=number(float, 0.1, 60, "per second"), default=d.frame_rate_hz,
+        help="frames analysed per second",
+    )  # fmt: skip
+    parser.add_argument(
+        "--step", type=number(float, 0.01, 10, "s"), default=None,
+        help="trace step in seconds (default: the model bundle's step)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-side", type=number(int, 32, 8192, "px"), default=d.max_side_px,
+        help="frames scaled to this longest side",
+    )  # fmt: skip
+    parser.add_argument(
+        "--face-threshold", type=number(float, 0.01, 1), default=f.score_threshold,
+        help="RetinaFace score threshold",
+    )  # fmt: skip
+    parser.add_argument(
+        "--min-face",
+        type=number(int, 1, 8192, "px"),
+        default=f.min_face_px,
+        help="smallest face side in pixels",
     )
     parser.add_argument(
-        "--step", type=float, default=None, help="trace step in seconds (default: the model bundle's step)"
-    )
-    parser.add_argument(
-        "--max-side", type=int, default=d.max_side_px, help="frames scaled to this longest side"
-    )
-    parser.add_argument(
-        "--face-threshold", type=float, default=f.score_threshold, help="RetinaFace score threshold"
-    )
-    parser.add_argument("--min-face", type=int, default=f.min_face_px, help="smallest face side in pixels")
-    parser.add_argument(
-        "--face-max-side",
-        type=int,
-        default=f.detect_max_side_px,
+        "--face-max-side", type=number(int, 32, 8192, "px"), default=f.detect_max_side_px,
         help="frames scaled to this longest side for face detection only (default: as decoded)",
-    )
+    )  # fmt: skip
     parser.add_argument(
         "--face-backend", default=f.backend, choices=["onnxruntime", "torch", "auto"], help="detector runtime"
     )
-    parser.add_argument("--face-device", default=f.device, help="torch device of the face detector")
-    parser.add_argument("--face-batch", type=int, default=f.detect_batch, help="frames per detector call")
     parser.add_argument(
-        "--face-detect-every",
-        type=int,
-        default=f.detect_every_frames,
+        "--face-device", type=face_device, default=f.device, help="torch device of the face detector"
+    )
+    parser.add_argument(
+        "--face-batch", type=number(int, 1, 1024), default=f.detect_batch, help="frames per detector call"
+    )
+    parser.add_argument(
+        "--face-detect-every", type=number(int, 1, 1000), default=f.detect_every_frames,
         help="full-frame face detection every k-th analysis frame, small regions around faces between "
         "(1: every frame)",
-    )
+    )  # fmt: skip
     parser.add_argument(
         "--face-weights",
         default=f.weights_uri,
         help="RetinaFace ONNX (local or gs://, e.g. ResNet50; docs/faces.md); default: MobileNet0.25",
     )
     parser.add_argument(
-        "--timeout", type=float, default=d.timeout_s, help="per-video ffmpeg timeout, seconds"
-    )
+        "--timeout", type=number(float, 1, 7 * 86400, "s"), default=d.timeout_s,
+        help="per-video deadline, seconds, for each wait on the input: copying a remote file, probing, "
+        "and each ffmpeg",
+    )  # fmt: skip
     parser.add_argument(
-        "--max-duration", type=float, default=d.max_duration_s, help="longer videos are skipped"
-    )
+        "--max-duration", type=number(float, 0.1, 30 * 86400, "s"), default=d.max_duration_s,
+        help="longer videos are skipped, and decoding never goes past it",
+    )  # fmt: skip
     parser.add_argument(
-        "--segment-s",
-        type=float,
+        "--segment-s", type=number(float, 1, 86400, "s", zero=True),
         default=AnalyzeConfig().segments.segment_s,
         help="videos longer than this many seconds are cut into segments of about this length that run "
         "as separate elements, so one long video spreads over workers (0: never cut)",
-    )
+    )  # fmt: skip
     parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=8,
+        "--batch-size", type=number(int, 1, 4096), default=8,
         help="model windows per inference batch (8 on CPU: 32 costs as much CPU per window and ~160 MB more "
         "peak memory, issue 6; 64-256 on a GPU)",
-    )
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] for the model")
+    )  # fmt: skip
+    parser.add_argument("--device", type=device, default="auto", help="auto, cpu or cuda[:N] for the model")
     parser.add_argument(
         "--inference-hints",
         default=None,
@@ -99,18 +193,20 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
         help="write salted sha256 pseudonyms instead of user ids (salt from $EMOTRACE_USER_ID_SALT)",
     )
     parser.add_argument(
-        "--max-pixels", type=int, default=d.max_pixels, help="videos with larger frames are skipped"
-    )
+        "--max-pixels", type=number(int, 64, 2**31 - 1, "px"), default=d.max_pixels,
+        help="videos with larger frames are skipped; the decoder refuses larger frames mid-stream too",
+    )  # fmt: skip
     parser.add_argument(
         "--allowed-schemes",
-        default=",".join(d.allowed_schemes),
+        type=schemes,
+        default=d.allowed_schemes,
         help="comma-separated URI schemes inputs may use ('file' = local paths); others fail",
     )
     rerun = parser.add_mutually_exclusive_group()
     rerun.add_argument(
         "--skip-existing",
         action="store_true",
-        help="process only inputs without an 'ok' row in OUTPUT/videos (from any earlier run)",
+        help="process only inputs without an 'ok' row in OUTPUT/videos (from any committed run)",
     )
     rerun.add_argument(
         "--force", action="store_true", help="process all inputs; with --run-id, replace that run's files"
@@ -122,9 +218,9 @@ def analyze_config(
 ) -> AnalyzeConfig:
     """The bundle fixes the grid it was trained for; a different ``--step`` is refused, not ignored."""
     if args.step is not None and abs(args.step - bundle_step_s) > 1e-9:
-        raise SystemExit(
-            f"--step {args.step} differs from the model bundle's step {bundle_step_s}: the model was trained "
-            "on that grid; omit --step or use a bundle trained for your step"
+        raise UsageError(
+            f"argument --step: {args.step:g} differs from the model bundle's step {bundle_step_s:g}: the "
+            "model was trained on that grid; omit --step or use a bundle trained for your step"
         )
     cfg = AnalyzeConfig()
     return replace(
@@ -137,7 +233,7 @@ def analyze_config(
             timeout_s=args.timeout,
             max_duration_s=args.max_duration,
             max_pixels=args.max_pixels,
-            allowed_schemes=tuple(s.strip().lower() for s in args.allowed_schemes.split(",") if s.strip()),
+            allowed_schemes=tuple(args.allowed_schemes),
         ),
         faces=replace(
             cfg.faces,

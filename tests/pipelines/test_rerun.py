@@ -1,5 +1,6 @@
 """Re-runs: --skip-existing writes nothing new, a repeated --run-id needs --force and then leaves no
-duplicates, and a run that dies midway (multi-processing DirectRunner) recovers with nothing lost."""
+duplicates, run ids are exact names, inputs are canonical, and a run that dies midway (multi-processing
+DirectRunner) recovers with nothing lost. (Killed runs, at many points: test_fault_injection.py.)"""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pyarrow.dataset as ds
 import pytest
 
 from emotrace.pipelines import analyze
-from emotrace.pipelines.rerun import table_files
-from emotrace.transforms.faults import ENV
+from emotrace.pipelines.publish import committed_files
+from emotrace.transforms.faults import FaultPlan
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.media]
 
@@ -25,7 +26,13 @@ def _snapshot(out: Path) -> dict[str, str]:
 
 
 def _rows(out: Path, table: str):
-    return ds.dataset(table_files(str(out), table), format="parquet").to_table().to_pandas()
+    return ds.dataset(committed_files(str(out), table), format="parquet").to_table().to_pandas()
+
+
+def _refused(argv: list[str], *words: str) -> None:
+    with pytest.raises(SystemExit) as err:
+        analyze.run(argv)
+    assert err.value.code == 2 and all(w in str(err.value) for w in words), str(err.value)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +52,9 @@ def test_skip_existing_processes_nothing_and_leaves_tables_unchanged(manifest: P
     assert again.n_inputs == 0 and again.n_already_ok == 3
     assert _snapshot(out) == before
 
-    with pytest.raises(SystemExit, match="already wrote"):
-        analyze.run(["--input", str(manifest), "--output", str(out), "--run-id", "r1"])
+    _refused(["--input", str(manifest), "--output", str(out), "--run-id", "r1"], "r1", "--force")
+    # A committed run is never extended: its rows stay what its commit said.
+    _refused(["--input", str(manifest), "--output", str(out), "--run-id", "r1", "--skip-existing"], "new")
     forced = analyze.run(["--input", str(manifest), "--output", str(out), "--run-id", "r1", "--force"])
     assert forced.by_status == {"ok": 3}
     videos, traces = _rows(out, "videos"), _rows(out, "traces")
@@ -55,24 +63,59 @@ def test_skip_existing_processes_nothing_and_leaves_tables_unchanged(manifest: P
     assert len(traces) == videos.n_steps.sum()
 
 
-def test_a_run_that_dies_midway_recovers_without_loss_or_duplicates(
+def test_a_run_id_that_prefixes_another_is_a_different_run(manifest: Path, tmp_path: Path):
+    """Issue 15, class 2: `--run-id day --force` deleted run day-2's files, and --skip-existing miscounted."""
+    out = tmp_path / "out"
+    base = ["--input", str(manifest), "--output", str(out)]
+    analyze.run([*base, "--run-id", "day-2"])
+    day2 = sorted(p.name for p in out.rglob("part-day-2-*.parquet"))
+    analyze.run([*base, "--run-id", "day", "--force"])  # "day" never ran: nothing of day-2 may go
+    assert sorted(p.name for p in out.rglob("part-day-2-*.parquet")) == day2 and day2
+    again = analyze.run([*base, "--run-id", "day", "--force"])
+    assert again.reconciled and again.by_status == {"ok": 3}
+    assert sorted(p.name for p in out.rglob("part-day-2-*.parquet")) == day2
+    videos = _rows(out, "videos")
+    assert sorted(videos.run_id) == ["day"] * 3 + ["day-2"] * 3
+    skipped = analyze.run([*base, "--skip-existing"])
+    assert skipped.n_inputs == 0 and skipped.n_already_ok == 3 and skipped.reconciled
+
+
+def test_run_ids_outside_the_character_set_are_refused_before_any_work(manifest: Path, tmp_path: Path):
+    """Issue 15, class 9: `z/../../../../x` wrote Parquet outside --output."""
+    out = tmp_path / "deep" / "out"
+    for bad in ["z/../../../../x", "..", "a..b", "-x", "", "x" * 129, "a b", "day/2", "é"]:
+        _refused(["--input", str(manifest), "--output", str(out), "--run-id", bad], "--run-id")
+    assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_the_same_manifest_relative_then_absolute_is_the_same_inputs(
     manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
+    """Issue 15, class 7: --skip-existing re-ran everything when the manifest path was spelled otherwise."""
     out = tmp_path / "out"
-    marker = tmp_path / "fault-fired"
-    monkeypatch.setenv(ENV, f"silent_face:{marker}")
+    monkeypatch.chdir(manifest.parent)
+    analyze.run(["--input", "manifest.csv", "--output", str(out)])
+    again = analyze.run(["--input", str(manifest), "--output", str(out), "--skip-existing"])
+    assert again.n_inputs == 0 and again.n_already_ok == 3
+    videos = _rows(out, "videos")
+    assert len(videos) == 3 and all(uri.startswith(str(manifest.parent)) for uri in videos.video_uri)
+
+
+def test_a_run_that_dies_midway_recovers_without_loss_or_duplicates(manifest: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    faults = FaultPlan("video:silent_face", str(tmp_path / "fault"))
     argv = ["--input", str(manifest), "--output", str(out), "--run-id", "f1"]
     multi = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
     with pytest.raises(Exception, match="injected fault"):
-        analyze.run(argv + multi)
-    assert marker.exists()
-    # Nothing half-done is visible: no finished file of the failed attempt.
-    assert table_files(str(out), "videos") == [] and table_files(str(out), "traces") == []
+        analyze.run(argv + multi, faults=faults)
+    # Nothing half-done is visible: no file of the failed attempt outside its staging folder.
+    assert committed_files(str(out), "videos") == [] and committed_files(str(out), "traces") == []
+    assert not [p for p in out.rglob("*.parquet") if "_staging" not in p.parts]
 
-    recovered = analyze.run(argv + multi + ["--force"])  # the fault fires once: this attempt completes
+    recovered = analyze.run(argv + multi + ["--force"], faults=faults)  # the fault fired once already
     assert recovered.reconciled and recovered.by_status == {"ok": 3}
     videos, traces = _rows(out, "videos"), _rows(out, "traces")
     assert sorted(videos.post_id) == ["no_face", "silent_face", "talking_head"]
     assert not traces.duplicated(["post_id", "track_id", "t_s"]).any()
     assert len(traces) == videos.n_steps.sum() and len(traces) > 0
-    assert not any("beam-temp" in str(p) for p in out.rglob("*.parquet"))  # --force cleared the debris
+    assert not (out / "_staging").exists()  # --force cleared the failed attempt
