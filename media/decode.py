@@ -51,6 +51,7 @@ def iter_frames(
         timeout_s=cfg.timeout_s,
         reuse=reuse_buffer,
         watch=watch_max_pixels(cfg),
+        unit=frame_bytes,
     )
     for block in blocks:
         n, leftover = divmod(len(block), frame_bytes)

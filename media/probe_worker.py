@@ -37,10 +37,19 @@ class ProbeWorker:
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
 
-    def probe(self, path: str, format_whitelist: str, max_pixels: int | None, timeout_s: float) -> MediaInfo:
-        """MediaInfo of ``path``; the probe's EmotraceError re-raised here; INPUT_TIMEOUT past
-        ``timeout_s`` seconds; PROBE_FAILED if the child dies."""
-        if timeout_s <= 0:
+    def probe(
+        self,
+        path: str,
+        format_whitelist: str,
+        max_pixels: int | None,
+        timeout_s: float,
+        started: float | None = None,
+    ) -> MediaInfo:
+        """MediaInfo of ``path``; the probe's EmotraceError re-raised here; INPUT_TIMEOUT once
+        ``timeout_s`` seconds have passed since ``started`` (``time.monotonic()``; default: now);
+        PROBE_FAILED if the child dies."""
+        deadline = (time.monotonic() if started is None else started) + timeout_s
+        if time.monotonic() >= deadline:
             raise _timeout(path, timeout_s)
         proc = self._child()
         request = {"path": path, "formats": format_whitelist, "max_pixels": max_pixels}
@@ -50,7 +59,7 @@ class ProbeWorker:
             proc.stdin.flush()
         except BrokenPipeError:
             return self._died(path)
-        line = self._read_line(proc, time.monotonic() + timeout_s)
+        line = self._read_line(proc, deadline)
         if line is None:
             self.close()
             raise _timeout(path, timeout_s)
@@ -115,7 +124,7 @@ class ProbeWorker:
 def _timeout(path: str, timeout_s: float) -> EmotraceError:
     return EmotraceError(
         ErrorCode.INPUT_TIMEOUT,
-        f"probing {path} took longer than the {timeout_s:g} s timeout and was stopped "
+        f"reading {path} to probe it took longer than the {timeout_s:g} s timeout and was stopped "
         "(a read that blocks: a stalled network or FUSE mount, a special file?)",
     )
 

@@ -123,11 +123,12 @@ class FfmpegProcess:
                 pipe.close()
 
     # -- reading ---------------------------------------------------------------------------------
-    def blocks(self, block_size: int, reuse: bool = False) -> Iterator[bytearray | memoryview]:
+    def blocks(self, block_size: int, reuse: bool = False, unit: int = 1) -> Iterator[bytearray | memoryview]:
         """Yield stdout in blocks of exactly ``block_size`` bytes; the last one may be shorter.
 
         The exit status is checked at end of stream *before* the last block is yielded, so a failed
-        decode raises instead of ending with a silently truncated block.
+        decode raises instead of ending with a silently truncated block. After a ``watch`` refusal, what
+        came before it is still yielded, cut to whole ``unit``s (e.g. frames), then the refusal raised.
         ``reuse``: every block is a view of one buffer that the next block overwrites, for consumers
         done with a block before they ask for the next. A fresh multi-MB block per read costs a page
         fault per 4 KB page, since ``media.malloc`` hands every large free straight back to the OS.
@@ -145,8 +146,11 @@ class FfmpegProcess:
                 del buf[got:]
                 block = buf
             if got < block_size:
+                refused = self._refused
+                if refused is not None and got >= unit:
+                    yield block[: got - got % unit]
                 self._finish()
-                if got:
+                if got and refused is None:
                     yield block
                 return
             yield block
@@ -170,11 +174,9 @@ class FfmpegProcess:
                 if not k:
                     break  # EOF (or the watchdog killed ffmpeg)
                 got += k
-        if self._refused is not None:
-            raise self._refused
         if self._timed_out:
             self._raise_timeout()
-        return got
+        return got  # after a watch refusal: what came before it (blocks() yields it, then raises)
 
     # -- completion ------------------------------------------------------------------------------
     def _finish(self) -> None:
@@ -290,15 +292,16 @@ def iter_blocks(
     timeout_s: float,
     reuse: bool = False,
     watch: StderrWatch | None = None,
+    unit: int = 1,
 ) -> Iterator[bytearray | memoryview]:
     """Run ffmpeg and yield its stdout in ``block_size``-byte blocks (the last may be shorter).
 
     Memory stays bounded by one block. Closing the generator early kills ffmpeg. ``reuse``: see
     :meth:`FfmpegProcess.blocks`. Raises EmotraceError(DECODE_TIMEOUT | DECODE_FAILED), or what
-    ``watch`` returns for ffmpeg's stderr (the block being read when it fired is dropped).
+    ``watch`` returns for ffmpeg's stderr, after the whole ``unit``s read before it.
     """
     with FfmpegProcess(argv, timeout_s=timeout_s, watch=watch) as proc:
-        yield from proc.blocks(block_size, reuse)
+        yield from proc.blocks(block_size, reuse, unit)
 
 
 def run_to_completion(

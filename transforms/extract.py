@@ -123,10 +123,11 @@ class ExtractWindows(beam.DoFn):
         decode = self._cfg.decode
         check_scheme(ref.video_uri, decode)
         # One deadline (--timeout) for everything before decoding: the copy of a remote file, the probe.
-        t0 = time.monotonic()
+        started = time.monotonic()
         with localized(ref.video_uri, decode.timeout_s) as path:
-            left_s = decode.timeout_s - (time.monotonic() - t0)
-            info = self._prober.probe(path, decode.format_whitelist, decode.max_pixels, left_s)
+            info = self._prober.probe(
+                path, decode.format_whitelist, decode.max_pixels, decode.timeout_s, started
+            )
             try:
                 check_limits(info, self._cfg.decode)
             except EmotraceError as err:  # skipped: the row still says what the file is
