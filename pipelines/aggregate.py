@@ -43,7 +43,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> str:
     files = committed_files(args.input, "traces")  # committed runs only (docs/reliability.md)
     if not files:
         raise UsageError(
-            f"argument --input: no traces of a committed run under {args.input}: --input is the folder "
+            f"argument --input: no traces under {args.input} (of a committed run): --input is the folder "
             "`emotrace analyze` wrote"
         )
     aggregate_run = args.run_id or new_run_id()

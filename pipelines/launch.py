@@ -57,4 +57,5 @@ def open_model(model: str | None, face_weights: str | None) -> ModelBundle:
     try:
         return open_bundle(canonical_uri(model) if model is not None else None)
     except Exception as err:  # a file that is not a bundle: say so, not a traceback
-        raise UsageError(f"argument --model: {model}: not a readable model bundle ({err})") from err
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise UsageError(f"argument --model: {model}: not a readable model bundle ({reason})") from err

@@ -25,7 +25,7 @@ class UsageError(SystemExit):
     """A command line that cannot run: exit status 2, and ``str()`` is the one line the CLI prints."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
+        super().__init__(" ".join(message.split()))  # one line, whatever a library's error held
         self.code = 2
 
 

@@ -22,7 +22,8 @@ from emotrace.schemas.errors import EmotraceError, ErrorCode
 from emotrace.schemas.uris import local_path, uri_scheme
 
 _COPY_BLOCK = 8 << 20
-EXTRAS = {"gs": "gcp", "s3": "aws", "azfs": "azure"}  # scheme -> the Beam extra that brings its filesystem
+# scheme -> what installs a filesystem for it (emotrace's own extra where it has one)
+INSTALL = {"gs": "emotrace[gcp]", "s3": "apache-beam[aws]", "azfs": "apache-beam[azure]"}
 
 
 def filesystem_problem(uri: str) -> str | None:
@@ -33,9 +34,10 @@ def filesystem_problem(uri: str) -> str | None:
         FileSystems.get_filesystem(uri)
     except ValueError:
         scheme = uri_scheme(uri)
-        extra = EXTRAS.get(scheme)
-        advice = f"install emotrace[{extra}] (pip install 'emotrace[{extra}]')" if extra else "no Beam extra"
-        return f"no filesystem for {scheme}:// is installed here: {advice}"
+        package = INSTALL.get(scheme)
+        if package is None:
+            return f"no filesystem for {scheme}:// is installed here (Beam has none for that scheme)"
+        return f"no filesystem for {scheme}:// is installed here: install {package} (pip install '{package}')"
     return None
 
 
