@@ -7,14 +7,16 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
 
 from emotrace.pipelines import analyze
-from emotrace.pipelines.publish import committed_files
-from emotrace.transforms.faults import FaultPlan
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.media]
 
@@ -26,7 +28,8 @@ def _snapshot(out: Path) -> dict[str, str]:
 
 
 def _rows(out: Path, table: str):
-    return ds.dataset(committed_files(str(out), table), format="parquet").to_table().to_pandas()
+    """Every row a reader of ``out/<table>`` sees (pyarrow skips ``_``- and ``.``-prefixed names)."""
+    return ds.dataset(str(out / table), format="parquet").to_table().to_pandas()
 
 
 def _refused(argv: list[str], *words: str) -> None:
@@ -101,7 +104,38 @@ def test_the_same_manifest_relative_then_absolute_is_the_same_inputs(
     assert len(videos) == 3 and all(uri.startswith(str(manifest.parent)) for uri in videos.video_uri)
 
 
+def test_killed_once_its_traces_are_written_then_skip_existing_keeps_each_step_once(
+    manifest: Path, tmp_path: Path
+):
+    """Issue 15, class 8: a run SIGKILLed after its traces but before its videos were written, re-run
+    with --skip-existing, doubled those trace rows. Killed from outside, as soon as a trace file exists
+    (test_fault_injection.py kills at chosen points from inside)."""
+    out = tmp_path / "out"
+    argv = ["analyze", "--input", str(manifest), "--output", str(out), "--run-id", "k"]
+    run = subprocess.Popen(
+        [sys.executable, "-m", "emotrace.pipelines.cli", *argv],
+        start_new_session=True,  # its own process group: the kill takes its workers and ffmpeg too
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while not any("traces" in p.parts for p in out.rglob("part-*.parquet")):
+        assert run.poll() is None and time.monotonic() < deadline, "the run never wrote a trace file"
+        time.sleep(0.002)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    again = analyze.run(["--input", str(manifest), "--output", str(out), "--skip-existing"])
+    assert again.reconciled
+    videos, traces = _rows(out, "videos"), _rows(out, "traces")
+    assert sorted(videos.post_id) == ["no_face", "silent_face", "talking_head"]
+    assert not traces.duplicated(["post_id", "track_id", "t_s"]).any()
+    assert len(traces) == videos.n_steps.sum()
+
+
 def test_a_run_that_dies_midway_recovers_without_loss_or_duplicates(manifest: Path, tmp_path: Path):
+    from emotrace.pipelines.publish import committed_files
+    from emotrace.transforms.faults import FaultPlan
+
     out = tmp_path / "out"
     faults = FaultPlan("video:silent_face", str(tmp_path / "fault"))
     argv = ["--input", str(manifest), "--output", str(out), "--run-id", "f1"]
