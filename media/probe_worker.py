@@ -12,14 +12,13 @@ millisecond, docs/reliability.md), plus the child's start once per worker.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import json
 import os
 import selectors
-import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from typing import IO, Any, NoReturn
@@ -142,15 +141,19 @@ def _answer(reply: dict[str, Any]) -> MediaInfo:
 # -- the child -------------------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this child when the worker that started it dies (no orphans left blocked)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() == 1:  # the parent died before prctl took effect
+def _exit_with_parent(interval_s: float = 1.0) -> None:
+    """End this child when the worker that started it is gone, even while a probe blocks in a read.
+
+    Not PR_SET_PDEATHSIG: that fires when the *thread* that started the child exits, and a Beam worker
+    runs a DoFn from pooled threads that come and go."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval_s)
         os._exit(0)
+
+    threading.Thread(target=watch, name="emotrace-probe-parent-watch", daemon=True).start()
 
 
 def reply_to(request: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +175,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
 
 
 if __name__ == "__main__":
-    _die_with_parent()
+    _exit_with_parent()
     import emotrace.media.probe  # noqa: F401  (PyAV loads now, not inside the first video's deadline)
 
     serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -105,15 +105,38 @@ def schemes(text: str) -> tuple[str, ...]:
 
 
 def add_analyze_args(parser: argparse.ArgumentParser) -> None:
-    d, f = DecodeConfig(), FaceConfig()
+    _run_args(parser)
+    _decode_args(parser)
+    _face_args(parser)
+    _model_args(parser)
+
+
+def _run_args(parser: argparse.ArgumentParser) -> None:
+    """Inputs, outputs and the re-run policy."""
     parser.add_argument("--input", required=True, help="manifest (.csv/.jsonl), folder, or glob of videos")
     parser.add_argument("--output", required=True, help="output folder (local or gs://)")
     parser.add_argument(
-        "--model", default=None, help="model bundle path (local or gs://); default: demo bundle"
-    )
-    parser.add_argument(
         "--run-id", type=run_id, default=None, help=f"names this run's files and rows ({RUN_ID_RULE})"
     )
+    parser.add_argument(
+        "--hash-user-ids",
+        action="store_true",
+        help="write salted sha256 pseudonyms instead of user ids (salt from $EMOTRACE_USER_ID_SALT)",
+    )
+    rerun = parser.add_mutually_exclusive_group()
+    rerun.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="process only inputs without an 'ok' row in OUTPUT/videos (from any committed run)",
+    )
+    rerun.add_argument(
+        "--force", action="store_true", help="process all inputs; with --run-id, replace that run's files"
+    )
+
+
+def _decode_args(parser: argparse.ArgumentParser) -> None:
+    """Decoding and the limits on what a run accepts."""
+    d = DecodeConfig()
     parser.add_argument(
         "--frame-rate", type=number(float, 0.1, 60, "per second"), default=d.frame_rate_hz,
         help="frames analysed per second",
@@ -126,6 +149,36 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
         "--max-side", type=number(int, 32, 8192, "px"), default=d.max_side_px,
         help="frames scaled to this longest side",
     )  # fmt: skip
+    parser.add_argument(
+        "--timeout", type=number(float, 1, 7 * 86400, "s"), default=d.timeout_s,
+        help="per-video deadline, seconds, for each wait on the input: copying a remote file, probing, "
+        "and each ffmpeg",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-duration", type=number(float, 0.1, 30 * 86400, "s"), default=d.max_duration_s,
+        help="longer videos are skipped, and decoding never goes past it",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-pixels", type=number(int, 64, 2**31 - 1, "px"), default=d.max_pixels,
+        help="videos with larger frames are skipped; the decoder refuses larger frames mid-stream too",
+    )  # fmt: skip
+    parser.add_argument(
+        "--allowed-schemes",
+        type=schemes,
+        default=d.allowed_schemes,
+        help="comma-separated URI schemes inputs may use ('file' = local paths); others fail",
+    )
+    parser.add_argument(
+        "--segment-s", type=number(float, 1, 86400, "s", zero=True),
+        default=AnalyzeConfig().segments.segment_s,
+        help="videos longer than this many seconds are cut into segments of about this length that run "
+        "as separate elements, so one long video spreads over workers (0: never cut)",
+    )  # fmt: skip
+
+
+def _face_args(parser: argparse.ArgumentParser) -> None:
+    """Face detection."""
+    f = FaceConfig()
     parser.add_argument(
         "--face-threshold", type=number(float, 0.01, 1), default=f.score_threshold,
         help="RetinaFace score threshold",
@@ -159,21 +212,13 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
         default=f.weights_uri,
         help="RetinaFace ONNX (local or gs://, e.g. ResNet50; docs/faces.md); default: MobileNet0.25",
     )
+
+
+def _model_args(parser: argparse.ArgumentParser) -> None:
+    """The model and where it runs."""
     parser.add_argument(
-        "--timeout", type=number(float, 1, 7 * 86400, "s"), default=d.timeout_s,
-        help="per-video deadline, seconds, for each wait on the input: copying a remote file, probing, "
-        "and each ffmpeg",
-    )  # fmt: skip
-    parser.add_argument(
-        "--max-duration", type=number(float, 0.1, 30 * 86400, "s"), default=d.max_duration_s,
-        help="longer videos are skipped, and decoding never goes past it",
-    )  # fmt: skip
-    parser.add_argument(
-        "--segment-s", type=number(float, 1, 86400, "s", zero=True),
-        default=AnalyzeConfig().segments.segment_s,
-        help="videos longer than this many seconds are cut into segments of about this length that run "
-        "as separate elements, so one long video spreads over workers (0: never cut)",
-    )  # fmt: skip
+        "--model", default=None, help="model bundle path (local or gs://); default: demo bundle"
+    )
     parser.add_argument(
         "--batch-size", type=number(int, 1, 4096), default=8,
         help="model windows per inference batch (8 on CPU: 32 costs as much CPU per window and ~160 MB more "
@@ -186,30 +231,6 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
         help="Beam resource hints for the model stage only, as key=value pairs separated by commas (e.g. "
         "accelerator=type:nvidia-l4;count:1;install-nvidia-driver): the stage is split from decoding by a "
         "Reshuffle so a right-fitting runner gives only it the GPU workers",
-    )
-    parser.add_argument(
-        "--hash-user-ids",
-        action="store_true",
-        help="write salted sha256 pseudonyms instead of user ids (salt from $EMOTRACE_USER_ID_SALT)",
-    )
-    parser.add_argument(
-        "--max-pixels", type=number(int, 64, 2**31 - 1, "px"), default=d.max_pixels,
-        help="videos with larger frames are skipped; the decoder refuses larger frames mid-stream too",
-    )  # fmt: skip
-    parser.add_argument(
-        "--allowed-schemes",
-        type=schemes,
-        default=d.allowed_schemes,
-        help="comma-separated URI schemes inputs may use ('file' = local paths); others fail",
-    )
-    rerun = parser.add_mutually_exclusive_group()
-    rerun.add_argument(
-        "--skip-existing",
-        action="store_true",
-        help="process only inputs without an 'ok' row in OUTPUT/videos (from any committed run)",
-    )
-    rerun.add_argument(
-        "--force", action="store_true", help="process all inputs; with --run-id, replace that run's files"
     )
 
 

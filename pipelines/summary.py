@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from emotrace.pipelines.publish import run_files
+from emotrace.schemas.naming import relative_to
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def read_run_table(root: str, table: str, run_id: str) -> pa.Table:
     folder once committed), in any ``posted_date=`` partition folder, matched by exact file name."""
     tables = []
     for uri in run_files(root, run_id):
-        if posixpath.relpath(uri, root.rstrip("/")).split("/", 1)[0] != table:
+        if relative_to(root, uri).split("/", 1)[0] != table:
             continue
         with FileSystems.open(uri, compression_type="uncompressed") as f:
             tables.append(pq.read_table(f))

@@ -100,8 +100,9 @@ class ExtractWindows(beam.DoFn):
 
     def setup(self) -> None:
         bound_heap_growth()  # peak memory must not grow with video length (issue 6; media/malloc.py)
-        self._prober = ProbeWorker()  # probes in a killable child: a blocking read cannot hang us
-        self._prober.start()
+        # Probes in a killable child (a blocking read cannot hang the worker), started at the first
+        # probe: the stage that only runs later segments never probes, and must not hold a child.
+        self._prober = ProbeWorker()
         self._detector = detector_for(self._cfg.faces, read_weights(self._cfg.faces.weights_uri))
         warm_up_acoustics()  # numba compiles once per worker, not once per video
 
