@@ -14,8 +14,8 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
 from emotrace.pipelines.options import OneLineParser, UsageError, new_run_id, run_id
-from emotrace.pipelines.publish import committed_files
 from emotrace.transforms.aggregate import BY, AggregateTraces
+from emotrace.transforms.publish import committed_files
 from emotrace.transforms.sinks import WriteTable
 
 log = logging.getLogger("emotrace")

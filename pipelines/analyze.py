@@ -17,7 +17,7 @@ from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
 from emotrace.datasets.inputs import InputEntry, InvalidRow, expand_inputs
-from emotrace.pipelines import publish, rerun
+from emotrace.pipelines import rerun
 from emotrace.pipelines.launch import check_input, check_output, open_model
 from emotrace.pipelines.options import OneLineParser, UsageError, add_analyze_args, analyze_config, new_run_id
 from emotrace.pipelines.summary import RunSummary, summarize_run
@@ -34,6 +34,7 @@ from emotrace.transforms.faults import FaultPlan
 from emotrace.transforms.inference import EmotionModelHandler
 from emotrace.transforms.outcomes import JoinOutcomes, steps_written
 from emotrace.transforms.partitioned import WritePartitioned, keyed_by_posted_at
+from emotrace.transforms.publish import CommitRun, UnreconciledRun
 from emotrace.transforms.tracks import TRACKS, StitchTracks, keyed_trace_rows_by_video, keyed_track_row
 
 log = logging.getLogger("emotrace")
@@ -60,6 +61,11 @@ class AnalyzeJob:
     @property
     def n_inputs(self) -> int:
         return len(self.entries) + len(self.invalid)
+
+    @property
+    def refs(self) -> list[VideoRef]:
+        """The valid inputs, duplicates included (``n_inputs`` counts these and the invalid rows)."""
+        return [e.item for e in self.entries]  # type: ignore[misc]
 
     @property
     def staging(self) -> str:
@@ -167,8 +173,8 @@ def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
         rest.rows,
     ) | "AllTraceRows" >> beam.Flatten()
     stitched = rows | "StitchTracks" >> StitchTracks(segment_tracks, job.cfg.grid.step_s)
-    stitched.rows | "WriteTraces" >> _writer("traces", job)
-    (
+    traces = stitched.rows | "WriteTraces" >> _writer("traces", job)
+    tracks = (
         stitched[TRACKS]
         | "TrackRows" >> beam.Map(keyed_track_row, job.run_id, job.config_hash)
         | "WriteTracks" >> _writer("tracks", job)
@@ -187,11 +193,17 @@ def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
         | "UnjoinedOutcomes" >> beam.Flatten()
         | "UnjoinedRows" >> beam.Map(video_row, job.run_id, job.model_version, job.config_hash)
     )
-    (
+    videos = (
         (joined, direct)
         | "AllVideoRows" >> beam.Flatten()
         | "ByPostedDate" >> beam.Map(keyed_by_posted_at)
         | "WriteVideos" >> _writer("videos", job)
+    )
+    # Last: once every file is written, the run reconciles and is published (transforms/publish.py).
+    _ = (
+        (traces, tracks, videos)
+        | "AllFilesWritten" >> beam.Flatten()
+        | "CommitRun" >> CommitRun(job.output, job.run_id, job.n_inputs, job.faults)
     )
 
 
@@ -239,29 +251,32 @@ def run(
     options.view_as(SetupOptions).save_main_session = False
     pipeline = test_pipeline or beam.Pipeline(options=options)
     build(pipeline, job)
-    pipeline.run().wait_until_finish()
-    staged = summarize_run(job.staging, job.run_id, n_inputs=job.n_inputs, n_already_ok=n_done)
-    if not staged.reconciled:  # every input must end as exactly one videos row: anything else is a bug
-        raise ReconciliationError(staged)  # nothing is published: the staged files stay for a look
-    publish.publish(job.output, job.run_id, staged.marker(), job.faults)
-    return dataclasses.replace(staged, output=job.output)
+    try:
+        pipeline.run().wait_until_finish()
+    except Exception as err:  # the commit stage refused an unreconciled run: say it as the CLI does
+        if not isinstance(err, UnreconciledRun) and UnreconciledRun.__name__ not in repr(err):
+            raise
+        staged = summarize_run(job.staging, job.run_id, n_inputs=job.n_inputs, n_already_ok=n_done)
+        raise ReconciliationError(staged) from err
+    # Read back from the committed run: the summary reports facts, not intentions.
+    return summarize_run(job.output, job.run_id, n_inputs=job.n_inputs, n_already_ok=n_done)
 
 
 class ReconciliationError(RuntimeError):
     def __init__(self, summary: RunSummary) -> None:
         super().__init__(
             f"run {summary.run_id}: {summary.n_inputs} inputs but videos rows say {summary.by_status}; "
-            f"nothing was published (the run's files are in {summary.output})\n" + summary.render()
+            f"nothing was published (the run's files stay in {summary.output})\n" + summary.render()
         )
         self.summary = summary
 
 
 def apply_rerun_policy(job: AnalyzeJob, args: argparse.Namespace) -> tuple[AnalyzeJob, int]:
     """Recovery, --skip-existing / --force / a repeated --run-id (see pipelines/rerun.py). Returns the
-    job and the number of inputs dropped because they already have an ok row in a committed run."""
-    rerun.prepare(
-        job.output, job.run_id, force=args.force, skip_existing=args.skip_existing, faults=job.faults
-    )
+    job (under the run id it writes: a continuation when it continues a committed run) and the number
+    of inputs dropped because they already have an ok row in a committed run."""
+    run_id = rerun.prepare(job.output, job.run_id, args.force, args.skip_existing, job.faults)
+    job = dataclasses.replace(job, run_id=run_id)
     if not args.skip_existing:
         return job, 0
     remaining = rerun.drop_done(job.entries, rerun.ok_keys(job.output))

@@ -12,7 +12,6 @@ import argparse
 import math
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import NoReturn
@@ -30,10 +29,14 @@ class UsageError(SystemExit):
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but an error is a :class:`UsageError` (one line, exit 2) instead of usage + message."""
+    """argparse, but an error is a :class:`UsageError` (one line, exit 2) instead of usage + message;
+    a value that is not a number says the option's allowed range too."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        m = re.match(r"argument (--[a-z-]+): invalid (int|float) value", message)
+        action = self._option_string_actions.get(m[1]) if m else None
+        allowed = getattr(action, "allowed", None)
+        raise UsageError(f"{message} (allowed: {allowed})" if allowed else message)
 
 
 def new_run_id() -> str:
@@ -41,29 +44,31 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def number(
-    kind: type[int] | type[float], low: float, high: float, unit: str = "", zero: bool = False
-) -> Callable[[str], int | float]:
-    """An argparse type: a finite ``kind`` in [low, high] (or exactly 0 with ``zero``)."""
+def in_range(low: float, high: float, unit: str = "", zero: bool = False) -> type[argparse.Action]:
+    """An argparse action keeping a parsed number (``type=int`` or ``float``) in [low, high], or exactly
+    0 with ``zero``; NaN and infinities are refused. An action, not a ``type``, so tools that read
+    ``action.type`` (deploy/dataflow/make_metadata.py) still see int or float."""
     allowed = f"{'0 or ' if zero else ''}{low:g}..{high:g}{' ' + unit if unit else ''}"
 
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not {'an integer' if kind is int else 'a number'}"
-            ) from None
-        if not math.isfinite(value) or not (low <= value <= high or (zero and value == 0)):
-            raise argparse.ArgumentTypeError(f"{text!r} is outside the allowed range {allowed}")
-        return value
+    class InRange(argparse.Action):
+        def __call__(
+            self,
+            parser: argparse.ArgumentParser,
+            ns: argparse.Namespace,
+            value: object,
+            opt: str | None = None,
+        ) -> None:
+            assert isinstance(value, int | float)
+            if not math.isfinite(value) or not (low <= value <= high or (zero and value == 0)):
+                raise argparse.ArgumentError(self, f"{value!r} is outside the allowed range {allowed}")
+            setattr(ns, self.dest, value)
 
-    parse.__name__ = kind.__name__  # argparse names the type in some messages
-    return parse
+    InRange.allowed = allowed  # type: ignore[attr-defined]  # named by OneLineParser for unparsable text
+    return InRange
 
 
 def run_id(text: str) -> str:
-    if not is_valid_run_id(text):
+    if not is_valid_run_id(text, chosen=True):
         raise argparse.ArgumentTypeError(f"{text!r} is not allowed: {RUN_ID_RULE}")
     return text
 
@@ -105,74 +110,40 @@ def schemes(text: str) -> tuple[str, ...]:
 
 
 def add_analyze_args(parser: argparse.ArgumentParser) -> None:
-    _run_args(parser)
-    _decode_args(parser)
+    _where_args(parser)
+    _frame_args(parser)
     _face_args(parser)
+    _budget_args(parser)
     _model_args(parser)
+    _policy_args(parser)
 
 
-def _run_args(parser: argparse.ArgumentParser) -> None:
-    """Inputs, outputs and the re-run policy."""
+def _where_args(parser: argparse.ArgumentParser) -> None:
+    """Inputs, outputs, the model and the run id."""
     parser.add_argument("--input", required=True, help="manifest (.csv/.jsonl), folder, or glob of videos")
     parser.add_argument("--output", required=True, help="output folder (local or gs://)")
     parser.add_argument(
-        "--run-id", type=run_id, default=None, help=f"names this run's files and rows ({RUN_ID_RULE})"
+        "--model", default=None, help="model bundle path (local or gs://); default: demo bundle"
     )
     parser.add_argument(
-        "--hash-user-ids",
-        action="store_true",
-        help="write salted sha256 pseudonyms instead of user ids (salt from $EMOTRACE_USER_ID_SALT)",
-    )
-    rerun = parser.add_mutually_exclusive_group()
-    rerun.add_argument(
-        "--skip-existing",
-        action="store_true",
-        help="process only inputs without an 'ok' row in OUTPUT/videos (from any committed run)",
-    )
-    rerun.add_argument(
-        "--force", action="store_true", help="process all inputs; with --run-id, replace that run's files"
+        "--run-id", type=run_id, default=None, help="names this run's files and rows (default: time + random)"
     )
 
 
-def _decode_args(parser: argparse.ArgumentParser) -> None:
-    """Decoding and the limits on what a run accepts."""
+def _frame_args(parser: argparse.ArgumentParser) -> None:
+    """What is decoded from each video."""
     d = DecodeConfig()
     parser.add_argument(
-        "--frame-rate", type=number(float, 0.1, 60, "per second"), default=d.frame_rate_hz,
+        "--frame-rate", type=float, action=in_range(0.1, 60, "per second"), default=d.frame_rate_hz,
         help="frames analysed per second",
     )  # fmt: skip
     parser.add_argument(
-        "--step", type=number(float, 0.01, 10, "s"), default=None,
+        "--step", type=float, action=in_range(0.01, 10, "s"), default=None,
         help="trace step in seconds (default: the model bundle's step)",
     )  # fmt: skip
     parser.add_argument(
-        "--max-side", type=number(int, 32, 8192, "px"), default=d.max_side_px,
+        "--max-side", type=int, action=in_range(32, 8192, "px"), default=d.max_side_px,
         help="frames scaled to this longest side",
-    )  # fmt: skip
-    parser.add_argument(
-        "--timeout", type=number(float, 1, 7 * 86400, "s"), default=d.timeout_s,
-        help="per-video deadline, seconds, for each wait on the input: copying a remote file, probing, "
-        "and each ffmpeg",
-    )  # fmt: skip
-    parser.add_argument(
-        "--max-duration", type=number(float, 0.1, 30 * 86400, "s"), default=d.max_duration_s,
-        help="longer videos are skipped, and decoding never goes past it",
-    )  # fmt: skip
-    parser.add_argument(
-        "--max-pixels", type=number(int, 64, 2**31 - 1, "px"), default=d.max_pixels,
-        help="videos with larger frames are skipped; the decoder refuses larger frames mid-stream too",
-    )  # fmt: skip
-    parser.add_argument(
-        "--allowed-schemes",
-        type=schemes,
-        default=d.allowed_schemes,
-        help="comma-separated URI schemes inputs may use ('file' = local paths); others fail",
-    )
-    parser.add_argument(
-        "--segment-s", type=number(float, 1, 86400, "s", zero=True),
-        default=AnalyzeConfig().segments.segment_s,
-        help="videos longer than this many seconds are cut into segments of about this length that run "
-        "as separate elements, so one long video spreads over workers (0: never cut)",
     )  # fmt: skip
 
 
@@ -180,17 +151,18 @@ def _face_args(parser: argparse.ArgumentParser) -> None:
     """Face detection."""
     f = FaceConfig()
     parser.add_argument(
-        "--face-threshold", type=number(float, 0.01, 1), default=f.score_threshold,
+        "--face-threshold", type=float, action=in_range(0.01, 1), default=f.score_threshold,
         help="RetinaFace score threshold",
     )  # fmt: skip
     parser.add_argument(
         "--min-face",
-        type=number(int, 1, 8192, "px"),
+        type=int,
+        action=in_range(1, 8192, "px"),
         default=f.min_face_px,
         help="smallest face side in pixels",
     )
     parser.add_argument(
-        "--face-max-side", type=number(int, 32, 8192, "px"), default=f.detect_max_side_px,
+        "--face-max-side", type=int, action=in_range(32, 8192, "px"), default=f.detect_max_side_px,
         help="frames scaled to this longest side for face detection only (default: as decoded)",
     )  # fmt: skip
     parser.add_argument(
@@ -200,10 +172,14 @@ def _face_args(parser: argparse.ArgumentParser) -> None:
         "--face-device", type=face_device, default=f.device, help="torch device of the face detector"
     )
     parser.add_argument(
-        "--face-batch", type=number(int, 1, 1024), default=f.detect_batch, help="frames per detector call"
+        "--face-batch",
+        type=int,
+        action=in_range(1, 1024),
+        default=f.detect_batch,
+        help="frames per detector call",
     )
     parser.add_argument(
-        "--face-detect-every", type=number(int, 1, 1000), default=f.detect_every_frames,
+        "--face-detect-every", type=int, action=in_range(1, 1000), default=f.detect_every_frames,
         help="full-frame face detection every k-th analysis frame, small regions around faces between "
         "(1: every frame)",
     )  # fmt: skip
@@ -214,13 +190,29 @@ def _face_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _budget_args(parser: argparse.ArgumentParser) -> None:
+    """Per-video time and length."""
+    d = DecodeConfig()
+    parser.add_argument(
+        "--timeout", type=float, action=in_range(1, 7 * 86400, "s"), default=d.timeout_s,
+        help="per-video ffmpeg timeout, seconds",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-duration", type=float, action=in_range(0.1, 30 * 86400, "s"), default=d.max_duration_s,
+        help="longer videos are skipped",
+    )  # fmt: skip
+    parser.add_argument(
+        "--segment-s", type=float, action=in_range(1, 86400, "s", zero=True),
+        default=AnalyzeConfig().segments.segment_s,
+        help="videos longer than this many seconds are cut into segments of about this length that run "
+        "as separate elements, so one long video spreads over workers (0: never cut)",
+    )  # fmt: skip
+
+
 def _model_args(parser: argparse.ArgumentParser) -> None:
-    """The model and where it runs."""
+    """Inference."""
     parser.add_argument(
-        "--model", default=None, help="model bundle path (local or gs://); default: demo bundle"
-    )
-    parser.add_argument(
-        "--batch-size", type=number(int, 1, 4096), default=8,
+        "--batch-size", type=int, action=in_range(1, 4096), default=8,
         help="model windows per inference batch (8 on CPU: 32 costs as much CPU per window and ~160 MB more "
         "peak memory, issue 6; 64-256 on a GPU)",
     )  # fmt: skip
@@ -231,6 +223,35 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
         help="Beam resource hints for the model stage only, as key=value pairs separated by commas (e.g. "
         "accelerator=type:nvidia-l4;count:1;install-nvidia-driver): the stage is split from decoding by a "
         "Reshuffle so a right-fitting runner gives only it the GPU workers",
+    )
+
+
+def _policy_args(parser: argparse.ArgumentParser) -> None:
+    """Privacy, input policy and the re-run policy."""
+    d = DecodeConfig()
+    parser.add_argument(
+        "--hash-user-ids",
+        action="store_true",
+        help="write salted sha256 pseudonyms instead of user ids (salt from $EMOTRACE_USER_ID_SALT)",
+    )
+    parser.add_argument(
+        "--max-pixels", type=int, action=in_range(64, 2**31 - 1, "px"), default=d.max_pixels,
+        help="videos with larger frames are skipped",
+    )  # fmt: skip
+    parser.add_argument(
+        "--allowed-schemes",
+        type=schemes,
+        default=",".join(d.allowed_schemes),  # a string default goes through ``type`` too
+        help="comma-separated URI schemes inputs may use ('file' = local paths); others fail",
+    )
+    rerun = parser.add_mutually_exclusive_group()
+    rerun.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="process only inputs without an 'ok' row in OUTPUT/videos (from any earlier run)",
+    )
+    rerun.add_argument(
+        "--force", action="store_true", help="process all inputs; with --run-id, replace that run's files"
     )
 
 

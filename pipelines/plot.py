@@ -8,7 +8,7 @@ import argparse
 import pyarrow.dataset as ds
 
 from emotrace.analytics.aggregate import Row
-from emotrace.pipelines.publish import committed_files
+from emotrace.transforms.publish import committed_files
 
 # Every column the figures need; reading only these keeps a user's years of traces cheap.
 COLUMNS = ["post_id", "user_id", "track_id", "t_s", "step_s", "arousal", "valence", "face_present",

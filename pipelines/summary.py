@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
-
-from emotrace.pipelines.publish import run_files
-from emotrace.schemas.naming import relative_to
+from emotrace.transforms.publish import read_run_table
 
 
 @dataclass(frozen=True)
@@ -30,10 +24,6 @@ class RunSummary:
     def reconciled(self) -> bool:
         """Every input accounted for by exactly one videos row."""
         return sum(self.by_status.values()) == self.n_inputs
-
-    def marker(self) -> dict[str, Any]:
-        """What the commit marker records about the run (pipelines/publish.py)."""
-        return {"inputs": self.n_inputs, "by_status": dict(self.by_status), "rows": dict(self.n_rows)}
 
     def render(self) -> str:
         out = self.output.rstrip("/")
@@ -57,18 +47,6 @@ class RunSummary:
         # The duckdb Python package is installed (no CLI binary), so the hint runs through Python.
         lines.append(f'  try: .venv/bin/python -c "import duckdb; duckdb.sql(\\"{query}\\").show()"')
         return "\n".join(lines)
-
-
-def read_run_table(root: str, table: str, run_id: str) -> pa.Table:
-    """Every file run ``run_id`` wrote for ``table`` under ``root`` (its staging folder, or the output
-    folder once committed), in any ``posted_date=`` partition folder, matched by exact file name."""
-    tables = []
-    for uri in run_files(root, run_id):
-        if relative_to(root, uri).split("/", 1)[0] != table:
-            continue
-        with FileSystems.open(uri, compression_type="uncompressed") as f:
-            tables.append(pq.read_table(f))
-    return pa.concat_tables(tables) if tables else pa.table({})
 
 
 def summarize_run(root: str, run_id: str, n_inputs: int, n_already_ok: int = 0) -> RunSummary:

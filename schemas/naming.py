@@ -20,12 +20,21 @@ import re
 
 from emotrace.schemas.lineage import PARTITION_COLUMN
 
-RUN_ID_CHARS = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+RUN_ID_CHARS = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}"  # what a user may choose (--run-id)
 RUN_ID_RULE = "1-128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit, without '..'"
-_RUN_ID = re.compile(RUN_ID_CHARS)
+# A continuation of run X (``--skip-existing --run-id X`` once X is committed) is run ``X~002``, ``X~003``,
+# ...: its own commit, named so that it sorts after X and belongs to X's family by an exact rule (``~``
+# is not allowed in a chosen run id, so no user run id is ever taken for a continuation).
+CONTINUATION = "~"
+_CONTINUED = f"(?:{CONTINUATION}[0-9]{{3}})?"
+_RUN_ID = re.compile(RUN_ID_CHARS + _CONTINUED)
+_USER_RUN_ID = re.compile(RUN_ID_CHARS)
 SHARD_DIGITS = 5
-_PART = re.compile(rf"part-(?P<run_id>{RUN_ID_CHARS})-(?P<shard>[0-9]{{{SHARD_DIGITS}}})\.parquet")
+_PART = re.compile(
+    rf"part-(?P<run_id>{RUN_ID_CHARS}{_CONTINUED})-(?P<shard>[0-9]{{{SHARD_DIGITS}}})\.parquet"
+)
 
+RUN_TABLES = ("traces", "videos", "tracks")  # what an analyze run writes, stages and publishes
 STAGING = "_staging"
 RUNS = "_runs"
 INTENT = "_publish.json"
@@ -33,8 +42,28 @@ RETRACTION = "_retract.json"
 MARKER_SUFFIX = ".json"
 
 
-def is_valid_run_id(run_id: str) -> bool:
-    return _RUN_ID.fullmatch(run_id) is not None and ".." not in run_id
+def is_valid_run_id(run_id: str, chosen: bool = False) -> bool:
+    """A run id in names; ``chosen``: one a user may pick (no continuation suffix)."""
+    pattern = _USER_RUN_ID if chosen else _RUN_ID
+    return pattern.fullmatch(run_id) is not None and ".." not in run_id
+
+
+def continuation(run_id: str, attempt: int) -> str:
+    """The id of the ``attempt``-th commit of run ``run_id`` (the first is ``run_id`` itself)."""
+    if not 2 <= attempt <= 999:
+        raise ValueError(f"run {run_id} has no room for continuation {attempt} (2..999)")
+    return f"{base_run(run_id)}{CONTINUATION}{attempt:03d}"
+
+
+def base_run(run_id: str) -> str:
+    """``X`` for ``X`` and for its continuations ``X~002``, ..."""
+    return run_id.split(CONTINUATION, 1)[0]
+
+
+def attempt_of(run_id: str) -> int:
+    """1 for ``X``, 2 for ``X~002``, ..."""
+    _, sep, n = run_id.partition(CONTINUATION)
+    return int(n) if sep else 1
 
 
 def check_run_id(run_id: str) -> str:

@@ -1,7 +1,7 @@
 """Fault injection for reliability tests: an explicit :class:`FaultPlan`, never read from the environment.
 
 A plan is handed to the stages that honour it (``ExtractWindows``, ``WritePartitioned``, the publication
-in ``pipelines/publish.py``) as a constructor argument; production passes None, and each stage then pays
+in ``transforms/publish.py``) as a constructor argument; production passes None, and each stage then pays
 one ``is not None`` test per video or per file, nothing per element. Points:
 
 - ``video:<post_id>``: when a worker starts that post (outside the per-video error handling, as a bug or

@@ -1,7 +1,7 @@
 """Hive-partitioned Parquet writer: ``ROOT/<table>/posted_date=X/part-<run_id>-SSSSS.parquet``.
 
 ``ROOT`` is the run's staging folder (``schemas.naming``): the launcher publishes the files into the
-output folder once the whole run has written them (``pipelines/publish.py``).
+output folder once the whole run has written them (``transforms/publish.py``).
 
 ``WriteToParquet`` cannot write one folder per partition value, so rows are keyed by (partition,
 shard), grouped, and each group becomes one file written with pyarrow through Beam ``FileSystems``

@@ -1,8 +1,9 @@
 """Run-level atomicity: a run's files become visible together, or not at all (docs/reliability.md).
 
 A run writes every file into its staging folder ``DIR/_staging/<run_id>/`` (``schemas/naming.py``),
-which no reader of ``DIR/<table>/`` sees. When the pipeline has finished and its rows reconcile, the
-launcher publishes:
+which no reader of ``DIR/<table>/`` sees. The pipeline's last stage (:class:`CommitRun`, after every
+file is written, so it also runs where no launcher waits for the job, as with a Dataflow flex template)
+checks that the run's ``videos`` rows reconcile with its inputs and publishes:
 
 1. it writes the intent ``_staging/<run_id>/_publish.json``: every staged file, and the marker to write;
 2. it renames each staged file to the same relative path under ``DIR``;
@@ -11,22 +12,26 @@ launcher publishes:
 
 Renames across files are not atomic (on gs:// a rename is a copy and a delete), so the marker is the
 commit: readers count only files of runs that have a marker (our readers: :func:`committed_files`;
-analysts: the rule in docs/reliability.md). A publication cut short (a killed launcher, a lost machine)
-is finished by the next run into the same folder, with any flag (:func:`recover`): the intent says what
-is left; every step is idempotent, so two launchers finishing it at once are harmless. ``--force`` on a
-committed run retracts it the same way: ``_retract.json`` lists its files, the marker goes first (the
-run stops counting at once), then the files.
+analysts: the rule in docs/reliability.md). A publication cut short (a killed job, a lost machine) is
+finished by the next run into the same folder, with any flag (:func:`recover`), or by a retry of the
+stage: the intent says what is left; every step is idempotent, so two finishing it at once are harmless.
+``--force`` on a committed run retracts it the same way: ``_retract.json`` lists its files, the marker
+goes first (the run stops counting at once), then the files.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from emotrace.schemas import naming
 from emotrace.schemas.lineage import PIPELINE_VERSION
-from emotrace.schemas.tables import TABLES
 from emotrace.transforms import io as fs
 from emotrace.transforms.faults import FaultPlan
 
@@ -42,7 +47,7 @@ def run_files(root: str, run_id: str | None = None) -> list[str]:
     """Our Parquet files under ``root`` (an output or a staging folder), by exact name; one run's with
     ``run_id``. Temporary and foreign files never match."""
     out = []
-    for table in TABLES:
+    for table in naming.RUN_TABLES:  # not the aggregate tables: `emotrace aggregate` writes those itself
         for uri in _parquet_below(root, table):
             owner = naming.run_of_file(uri)
             if owner is not None and (run_id is None or owner == run_id):
@@ -57,13 +62,35 @@ def committed_runs(output: str) -> set[str]:
 
 
 def committed_files(output: str, table: str) -> list[str]:
-    """The files of ``table`` that readers count: those of committed runs only."""
+    """The files of ``table`` that readers count: those of committed runs only. A folder written before
+    commit markers existed (no ``_runs``, no ``_staging``) counts as it did then: every run in it."""
     committed = committed_runs(output)
-    return [u for u in _parquet_below(output, table) if naming.run_of_file(u) in committed]
+    files = _parquet_below(output, table)
+    if not committed and _is_legacy(output):
+        return [u for u in files if naming.run_of_file(u) is not None]
+    return [u for u in files if naming.run_of_file(u) in committed]
 
 
-def publish(output: str, run_id: str, marker: dict[str, Any], faults: FaultPlan | None = None) -> list[str]:
-    """Publish the staged files of ``run_id`` and commit it; returns the published files."""
+def read_run_table(root: str, table: str, run_id: str) -> pa.Table:
+    """Every file run ``run_id`` wrote for ``table`` under ``root`` (its staging folder, or the output
+    folder once committed), in any ``posted_date=`` partition folder, matched by exact file name."""
+    tables = []
+    for uri in _parquet_below(root, table):
+        if naming.run_of_file(uri) == run_id:
+            with fs.open_binary(uri) as f:
+                tables.append(pq.read_table(f))
+    return pa.concat_tables(tables) if tables else pa.table({})
+
+
+def publish(output: str, run_id: str, marker: dict[str, Any], faults: FaultPlan | None = None) -> None:
+    """Publish the staged files of ``run_id`` and commit it. Safe to repeat (a retried stage): a
+    committed run is left as it is, a publication under way is finished from its intent."""
+    if fs.exists(naming.marker_path(output, run_id)):
+        return
+    intent = naming.intent_path(output, run_id)
+    if fs.exists(intent):
+        _finish(output, run_id, fs.read_json(intent)["marker"], faults)
+        return
     staging = naming.staging_dir(output, run_id)
     files = [naming.relative_to(staging, u) for u in run_files(staging, run_id)]
     payload = {
@@ -73,9 +100,8 @@ def publish(output: str, run_id: str, marker: dict[str, Any], faults: FaultPlan 
         "pipeline_version": PIPELINE_VERSION,
         "files": files,
     }
-    fs.write_json(naming.intent_path(output, run_id), {"marker": payload})
+    fs.write_json(intent, {"marker": payload})
     _finish(output, run_id, payload, faults)
-    return [naming.join(output, f) for f in files]
 
 
 def _finish(output: str, run_id: str, payload: dict[str, Any], faults: FaultPlan | None) -> None:
@@ -164,7 +190,7 @@ def recover(output: str) -> list[str]:
 def _adopt_legacy(output: str) -> list[str]:
     """A folder written before commit markers (no ``_runs``, no ``_staging``) keeps what it had: every
     run found in it gets a marker, once. Never applies after the first run of this version."""
-    if _has_files(naming.runs_dir(output)) or _has_files(naming.join(output, naming.STAGING)):
+    if not _is_legacy(output):
         return []
     by_run: dict[str, list[str]] = {}
     for uri in run_files(output):
@@ -187,6 +213,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _is_legacy(output: str) -> bool:
+    """No commit marker and no staging folder: written before this version, or never written."""
+    return not (_has_files(naming.runs_dir(output)) or _has_files(naming.join(output, naming.STAGING)))
+
+
 def _has_files(folder: str) -> bool:
     return bool(fs.match(naming.join(folder, "**")))
 
@@ -198,6 +229,57 @@ def staged_runs(output: str) -> set[str]:
     return {n for n in names if naming.is_valid_run_id(n)}
 
 
-def is_staged(output: str, run_id: str) -> bool:
-    """Whether ``run_id`` has files in its staging folder (running now, or died before publishing)."""
-    return _has_files(naming.staging_dir(output, run_id))
+# -- the pipeline's last stage ---------------------------------------------------------------------------
+
+
+class UnreconciledRun(RuntimeError):
+    """The run's videos rows do not match its inputs: nothing is published (a bug, never bad input)."""
+
+
+def staged_marker(output: str, run_id: str, n_inputs: int) -> dict[str, Any]:
+    """What the commit marker records, read from the staged files; UnreconciledRun unless every input
+    has exactly one videos row."""
+    staging = naming.staging_dir(output, run_id)
+    videos = read_run_table(staging, "videos", run_id)
+    by_status: dict[str, int] = {}
+    for status in videos.column("status").to_pylist() if videos.num_rows else []:
+        by_status[status] = by_status.get(status, 0) + 1
+    if videos.num_rows != n_inputs:
+        raise UnreconciledRun(
+            f"run {run_id}: {n_inputs} inputs but {videos.num_rows} videos rows {by_status}; nothing was "
+            f"published (the run's files stay in {staging})"
+        )
+    rows = {t: read_run_table(staging, t, run_id).num_rows for t in naming.RUN_TABLES if t != "videos"}
+    return {"inputs": n_inputs, "by_status": by_status, "rows": {"videos": videos.num_rows, **rows}}
+
+
+def commit_run(
+    written: Iterable[str], output: str, run_id: str, n_inputs: int, faults: FaultPlan | None
+) -> str:
+    """Reconcile and publish run ``run_id`` once every file is written (``written``: their paths)."""
+    if not fs.exists(naming.marker_path(output, run_id)) and not fs.exists(
+        naming.intent_path(output, run_id)
+    ):
+        marker = staged_marker(output, run_id, n_inputs)
+    else:  # a retried stage: the publication is under way or done
+        marker = {}
+    publish(output, run_id, marker, faults)
+    log.info("run %s committed: %d files written", run_id, len(list(written)))
+    return run_id
+
+
+class CommitRun(beam.PTransform):
+    """The paths every writer emits -> the run committed, once all of them are written (the combine
+    waits for every file); emits the run id."""
+
+    def __init__(self, output: str, run_id: str, n_inputs: int, faults: FaultPlan | None = None) -> None:
+        super().__init__()
+        self._args = (output, run_id, n_inputs, faults)
+
+    def expand(self, written: beam.PCollection) -> beam.PCollection:
+        output, run_id, n_inputs, faults = self._args  # the closure pickles these, not the transform
+        return (
+            written
+            | "AllWritten" >> beam.combiners.ToList()
+            | "Commit" >> beam.Map(commit_run, output, run_id, n_inputs, faults)
+        )
