@@ -5,8 +5,8 @@ Each killed run is a real process (``tests/pipelines/fault_child.py``, its own s
 :class:`FaultPlan` kills, process group and all, at a chosen point: after some trace files are written,
 when one table is complete and the next is not, in the middle of the publication, or in the middle of a
 ``--force`` retraction. The points are drawn from a seeded generator (``EMOTRACE_FAULT_SEED`` changes
-the draw). The folder each kill leaves is then re-run twice, from two copies: with ``--skip-existing``
-(a new run id) and with ``--force`` and the killed run's id.
+the draw). The folder each kill leaves is then re-run twice, from two copies, under the killed run's id:
+with ``--skip-existing`` (as a scheduled job re-runs its day) and with ``--force``.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from emotrace.media.argv import GLOBAL_ARGS, PROTOCOL_WHITELIST
 from emotrace.media.ffmpeg_bin import ffmpeg_exe
 from emotrace.media.runner import run_to_completion
 from emotrace.pipelines import analyze
-from emotrace.pipelines.publish import committed_files, committed_runs
 from emotrace.schemas.naming import run_of_file
+from emotrace.transforms.publish import committed_files, committed_runs
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.media, pytest.mark.slow]
 
@@ -55,10 +55,9 @@ def _committed_rows(out: Path, table: str):
     return ds.dataset(files, format="parquet").to_table().to_pandas() if files else None
 
 
-def assert_exactly_once(out: Path, dead: str | None = None) -> None:
+def assert_exactly_once(out: Path) -> None:
     """Every input exactly one videos row, every step of its trace exactly once, nothing uncommitted
-    in the table folders, and no staging left but that of ``dead``, a killed attempt no run has reused
-    (invisible to readers; its run id's next run discards it)."""
+    in the table folders, and no staging left (a re-run under the killed run's id discards it)."""
     videos, traces = _committed_rows(out, "videos"), _committed_rows(out, "traces")
     assert sorted(videos.post_id) == POSTS and set(videos.status) == {"ok"}
     assert not traces.duplicated(["post_id", "track_id", "t_s"]).any()
@@ -67,8 +66,7 @@ def assert_exactly_once(out: Path, dead: str | None = None) -> None:
     runs = committed_runs(str(out))
     visible = [p for t in FILES for p in (out / t).rglob("*.parquet")]
     assert visible and all(run_of_file(str(p)) in runs for p in visible)
-    staged = {p.name for p in (out / "_staging").iterdir()} if (out / "_staging").exists() else set()
-    assert staged <= ({dead} if dead else set())
+    assert not (out / "_staging").exists()
 
 
 def _kill(work: Path, out: Path, plan: dict, argv: list[str]) -> None:
@@ -110,9 +108,9 @@ def test_a_killed_run_then_a_rerun_leaves_every_step_once(work: Path, name: str,
     shutil.copytree(out, skip)
     shutil.copytree(out, force)
 
-    again = analyze.run(["--input", str(work / "manifest.csv"), "--output", str(skip), "--skip-existing"])
+    again = analyze.run([*argv[:3], str(skip), "--run-id", "k1", "--skip-existing"])  # as a day's rerun
     assert again.reconciled
-    assert_exactly_once(skip, dead="k1")
+    assert_exactly_once(skip)
     forced = analyze.run([*argv[:3], str(force), "--run-id", "k1", "--force"])
     assert forced.reconciled and forced.by_status == {"ok": 3}
     assert_exactly_once(force)
@@ -127,7 +125,7 @@ def test_a_force_killed_while_it_retracts_the_old_run(work: Path):
     assert _committed_rows(out, "videos") is None  # the marker went first: the old run no longer counts
     skip = out.with_name("out-retract-skip")
     shutil.copytree(out, skip)
-    analyze.run([*argv[:3], str(skip), "--skip-existing"])
+    analyze.run([*argv[:3], str(skip), "--run-id", "k2", "--skip-existing"])
     assert_exactly_once(skip)
     analyze.run([*argv, "--force"])
     assert_exactly_once(out)

@@ -56,14 +56,46 @@ def test_skip_existing_processes_nothing_and_leaves_tables_unchanged(manifest: P
     assert _snapshot(out) == before
 
     _refused(["--input", str(manifest), "--output", str(out), "--run-id", "r1"], "r1", "--force")
-    # A committed run is never extended: its rows stay what its commit said.
-    _refused(["--input", str(manifest), "--output", str(out), "--run-id", "r1", "--skip-existing"], "new")
+    # The same run id with --skip-existing (a scheduled job re-running its day): nothing left, nothing new.
+    same = analyze.run(["--input", str(manifest), "--output", str(out), "--run-id", "r1", "--skip-existing"])
+    assert same.n_inputs == 0 and same.n_already_ok == 3
+    assert _snapshot(out) == before
     forced = analyze.run(["--input", str(manifest), "--output", str(out), "--run-id", "r1", "--force"])
     assert forced.by_status == {"ok": 3}
     videos, traces = _rows(out, "videos"), _rows(out, "traces")
     assert len(videos) == 3 and not videos.duplicated(["post_id"]).any()
     assert not traces.duplicated(["post_id", "track_id", "t_s"]).any()
     assert len(traces) == videos.n_steps.sum()
+
+
+def test_a_day_rerun_under_its_run_id_continues_it_and_force_replaces_both(manifest: Path, tmp_path: Path):
+    """--run-id X --skip-existing once X is committed: run X~002 does what X left, as its own commit;
+    --force --run-id X then replaces X and X~002 together."""
+    out = tmp_path / "out"
+    late = manifest.parent / "late.mp4"
+    day = manifest.with_name("day.csv")
+    day.write_text(manifest.read_text() + "late.mp4,late,user_b,2024-05-03T20:00:00Z\n")
+    base = ["--input", str(day), "--output", str(out), "--run-id", "day"]
+    first = analyze.run(base)
+    assert first.by_status == {"ok": 3, "failed": 1}  # late.mp4 was not uploaded yet
+    shutil.copy(manifest.parent / "no_face.mp4", late)
+    try:
+        again = analyze.run([*base, "--skip-existing"])
+    finally:
+        late.unlink()
+    assert again.run_id == "day~002" and again.by_status == {"ok": 1} and again.n_already_ok == 3
+    videos = _rows(out, "videos")
+    assert sorted(zip(videos.run_id, videos.post_id, videos.status, strict=True))[-2:] == [
+        ("day", "talking_head", "ok"),
+        ("day~002", "late", "ok"),
+    ]
+    forced = analyze.run(["--input", str(manifest), "--output", str(out), "--run-id", "day", "--force"])
+    assert forced.by_status == {"ok": 3}
+    videos = _rows(out, "videos")
+    assert sorted(videos.post_id) == ["no_face", "silent_face", "talking_head"] and set(videos.run_id) == {
+        "day"
+    }
+    assert not list(out.rglob("part-day~*"))
 
 
 def test_a_run_id_that_prefixes_another_is_a_different_run(manifest: Path, tmp_path: Path):
@@ -133,8 +165,8 @@ def test_killed_once_its_traces_are_written_then_skip_existing_keeps_each_step_o
 
 
 def test_a_run_that_dies_midway_recovers_without_loss_or_duplicates(manifest: Path, tmp_path: Path):
-    from emotrace.pipelines.publish import committed_files
     from emotrace.transforms.faults import FaultPlan
+    from emotrace.transforms.publish import committed_files
 
     out = tmp_path / "out"
     faults = FaultPlan("video:silent_face", str(tmp_path / "fault"))
