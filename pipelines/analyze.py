@@ -27,6 +27,7 @@ from emotrace.schemas.lineage import USER_ID_SALT_ENV, config_hash, hash_user_id
 from emotrace.schemas.naming import staging_dir
 from emotrace.schemas.records import VideoOutcome, VideoRef
 from emotrace.schemas.rows import video_row
+from emotrace.schemas.uris import canonical_uri
 from emotrace.transforms import io as beam_io
 from emotrace.transforms.dedupe import DedupeInputs
 from emotrace.transforms.extract import OUTCOMES, SEGMENTS, ExtractWindows
@@ -134,10 +135,10 @@ def resolve_job(args: argparse.Namespace, faults: FaultPlan | None = None) -> An
         entries=_valid_entries(entries, args.hash_user_ids),
         invalid=[invalid_outcome(e.item) for e in entries if isinstance(e.item, InvalidRow)],
         cfg=cfg,
-        model_uri=args.model,
+        model_uri=canonical_uri(args.model) if args.model else None,
         model_version=bundle.version,
         crop_px=crop_px,
-        output=args.output,
+        output=canonical_uri(args.output),  # absolute: workers may not share the launcher's directory
         run_id=args.run_id or new_run_id(),
         batch_size=args.batch_size,
         device=args.device,

@@ -92,3 +92,14 @@ def test_a_folder_written_before_commit_markers_keeps_what_it_had(tmp_path: Path
     _stage(out, "ghost", root=out)  # from now on, files without a marker do not count
     assert {naming.run_of_file(f) for f in publish.committed_files(str(out), "videos")} == {"old"}
     assert publish.recover(str(out)) == []
+
+
+def test_an_unreconciled_run_is_never_published(tmp_path: Path):
+    out = tmp_path / "out"
+    _stage(out, "r1")  # two videos rows
+    with pytest.raises(publish.UnreconciledRun, match="3 inputs but 2 videos rows"):
+        publish.commit_run([], str(out), "r1", 3, None)
+    assert _visible(out) == [] and publish.committed_runs(str(out)) == set()
+    assert publish.commit_run([], str(out), "r1", 2, None) == "r1"
+    marker = json.loads((out / "_runs" / "r1.json").read_text())
+    assert marker["by_status"] == {"ok": 2} and marker["rows"]["videos"] == 2
