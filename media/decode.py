@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from emotrace.media.argv import audio_argv, frame_size, video_frames_argv
+from emotrace.media.limits import AUDIO_SLACK_S, ran_past_limit, watch_max_pixels
 from emotrace.media.runner import iter_blocks
 from emotrace.schemas.config import DecodeConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode
@@ -44,9 +45,15 @@ def iter_frames(
     frame_bytes = width * height * 3
     argv = video_frames_argv(path, info, cfg, start_s=start_s)
     n_done = 0
-    for block in iter_blocks(
-        argv, frame_bytes * cfg.chunk_frames, timeout_s=cfg.timeout_s, reuse=reuse_buffer
-    ):
+    blocks = iter_blocks(
+        argv,
+        frame_bytes * cfg.chunk_frames,
+        timeout_s=cfg.timeout_s,
+        reuse=reuse_buffer,
+        watch=watch_max_pixels(cfg),
+        unit=frame_bytes,
+    )
+    for block in blocks:
         n, leftover = divmod(len(block), frame_bytes)
         if leftover:
             # Only a killed or confused ffmpeg writes a partial frame; never reshape garbage.
@@ -57,6 +64,14 @@ def iter_frames(
         frames = np.frombuffer(block, dtype=np.uint8).reshape(n, height, width, 3)
         t_s = start_s + (n_done + np.arange(n, dtype=np.float64)) / cfg.frame_rate_hz
         n_done += n
+        # Nothing at or past --max-duration is analysed, whatever the header said (media.limits).
+        keep = int(np.searchsorted(t_s, cfg.max_duration_s - 1e-9))
+        if keep < n:
+            if keep:
+                yield FrameChunk(t_s=t_s[:keep], frames=frames[:keep])
+            if t_s[-1] > cfg.max_duration_s + 0.5 / cfg.frame_rate_hz:
+                raise ran_past_limit(info, cfg, float(t_s[-1]))
+            return
         yield FrameChunk(t_s=t_s, frames=frames)
 
 
@@ -72,6 +87,7 @@ def iter_audio(path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 0
         return
     sr = int(cfg.sample_rate_hz)
     chunk_samples = max(1, round(cfg.audio_chunk_s * sr))
+    limit = max(0, round((cfg.max_duration_s - start_s) * sr))  # samples before --max-duration
     n_done = 0
     for block in iter_blocks(
         audio_argv(path, cfg, start_s=start_s), chunk_samples * _F32_BYTES, timeout_s=cfg.timeout_s
@@ -79,9 +95,20 @@ def iter_audio(path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 0
         if len(block) % _F32_BYTES:
             raise EmotraceError(ErrorCode.DECODE_FAILED, f"ffmpeg ended mid-sample on {path}")
         samples = np.frombuffer(block, dtype="<f4")
-        # AAC decoding and resampling overshoot full scale slightly; the contract is [-1, 1].
-        np.clip(samples, -1.0, 1.0, out=samples)
-        yield AudioChunk(
-            t0_s=start_s + n_done / sr, samples=samples.astype(np.float32, copy=False), sample_rate_hz=sr
-        )
+        if n_done + len(samples) > limit:  # past --max-duration: keep what is before it (media.limits)
+            end = n_done + len(samples)
+            samples = samples[: max(0, limit - n_done)]
+            if end > limit + AUDIO_SLACK_S * sr:
+                if len(samples):
+                    yield _audio_chunk(samples, start_s + n_done / sr, sr)
+                raise ran_past_limit(info, cfg, start_s + end / sr)
+            if not len(samples):
+                return
+        yield _audio_chunk(samples, start_s + n_done / sr, sr)
         n_done += len(samples)
+
+
+def _audio_chunk(samples: np.ndarray, t0_s: float, sr: int) -> AudioChunk:
+    # AAC decoding and resampling overshoot full scale slightly; the contract is [-1, 1].
+    np.clip(samples, -1.0, 1.0, out=samples)
+    return AudioChunk(t0_s=t0_s, samples=samples.astype(np.float32, copy=False), sample_rate_hz=sr)

@@ -22,7 +22,11 @@ def test_defaults_keep_the_packaged_cpu_detector():
     )  # fmt: skip
 
 
-def test_face_flags_fill_the_face_config():
+def test_face_flags_fill_the_face_config(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a CUDA device must be visible
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     f = _faces(
         ["--face-threshold", "0.6", "--min-face", "32", "--face-max-side", "480", "--face-backend", "torch",
          "--face-device", "cuda:1", "--face-batch", "16", "--face-weights", "gs://b/r50.onnx"]
