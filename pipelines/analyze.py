@@ -25,7 +25,14 @@ from apache_beam.options.pipeline_options import (
 from emotrace.datasets.inputs import InputEntry, InvalidRow, expand_inputs
 from emotrace.pipelines import rerun
 from emotrace.pipelines.launch import check_input, check_output, open_model
-from emotrace.pipelines.options import OneLineParser, UsageError, add_analyze_args, analyze_config, new_run_id
+from emotrace.pipelines.options import (
+    OneLineParser,
+    UsageError,
+    add_analyze_args,
+    analyze_config,
+    check_local_devices,
+    new_run_id,
+)
 from emotrace.pipelines.summary import RunSummary, summarize_run
 from emotrace.schemas.config import AnalyzeConfig
 from emotrace.schemas.errors import ErrorCode
@@ -126,13 +133,15 @@ def gpu_model_conflict(options: PipelineOptions, inference_hints: dict[str, str]
     return None
 
 
-def pipeline_options(beam_args: list[str], job: AnalyzeJob) -> PipelineOptions:
-    """The Beam options of ``job``'s pipeline, refused when they mix Dataflow's GPU models."""
+def pipeline_options(beam_args: list[str], args: argparse.Namespace) -> PipelineOptions:
+    """The Beam options of the run, checked with the emotrace options ``args`` before any work: refused
+    when they mix Dataflow's GPU models, or ask a local runner for a CUDA device that is not there."""
     options = PipelineOptions(beam_args)
     options.view_as(SetupOptions).save_main_session = False  # workers import emotrace; nothing from __main__
-    conflict = gpu_model_conflict(options, job.inference_hints)
+    conflict = gpu_model_conflict(options, parse_hints(args.inference_hints))
     if conflict:
-        raise SystemExit(conflict)
+        raise UsageError(conflict)
+    check_local_devices(args, options.view_as(StandardOptions).runner)
     return options
 
 
@@ -283,12 +292,12 @@ def run(
     parser = OneLineParser(prog="emotrace analyze", description=__doc__)
     add_analyze_args(parser)
     args, beam_args = parser.parse_known_args(argv)
+    options = pipeline_options(beam_args, args)  # before the output is touched
     job = resolve_job(args, faults)
     job, n_done = apply_rerun_policy(job, args)
     log.info("run %s: %d inputs, model %s", job.run_id, job.n_inputs, job.model_version)
     if job.n_inputs == 0:  # nothing left to do: write nothing, so the tables stay exactly as they were
         return RunSummary(job.output, job.run_id, 0, {}, 0, n_already_ok=n_done)
-    options = pipeline_options(beam_args, job)
     pipeline = test_pipeline or beam.Pipeline(options=options)
     build(pipeline, job)
     try:

@@ -85,13 +85,34 @@ def _cuda_problem(text: str) -> str | None:
 
 
 def device(text: str) -> str:
-    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``; a CUDA device must be visible."""
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``. Whether the device exists is checked by
+    :func:`check_local_devices` once the runner is known: a job submitted to Dataflow or Flink runs its
+    model on the workers' GPUs, not on the launcher's."""
     if text not in ("auto", "cpu") and not re.fullmatch(r"cuda(:[0-9]+)?", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not one of auto, cpu, cuda, cuda:N")
-    problem = _cuda_problem(text) if text.startswith("cuda") else None
-    if problem:
-        raise argparse.ArgumentTypeError(problem)
     return text
+
+
+# Runners that execute the job in this process or its children, on this machine's devices.
+LOCAL_RUNNERS = frozenset({"direct", "switchingdirect", "bundlebaseddirect", "prism", "fnapi"})
+
+
+def runs_locally(runner: str | None) -> bool:
+    """The Beam ``--runner`` executes on this machine (None: Beam's default, the DirectRunner)."""
+    if runner is None:
+        return True
+    name = runner.rsplit(".", 1)[-1].lower()
+    return name.removesuffix("runner") in LOCAL_RUNNERS
+
+
+def check_local_devices(args: argparse.Namespace, runner: str | None) -> None:
+    """``--device``/``--face-device cuda`` on a local runner needs a visible CUDA device (UsageError)."""
+    if not runs_locally(runner):
+        return
+    for option, value in (("--device", args.device), ("--face-device", args.face_device)):
+        problem = _cuda_problem(value) if value.startswith("cuda") else None
+        if problem:
+            raise UsageError(f"argument {option}: {problem}")
 
 
 def face_device(text: str) -> str:

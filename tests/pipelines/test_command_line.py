@@ -101,3 +101,35 @@ def test_a_missing_or_broken_model_is_refused(capsys, tmp_path, video):
     _refused(
         capsys, ["--input", str(video), "--output", out, "--face-weights", "/no/r50.onnx"], "--face-weights"
     )
+
+
+@pytest.mark.parametrize(
+    ("runner", "local"),
+    [
+        (None, True),
+        ("DirectRunner", True),
+        ("direct", True),
+        ("PrismRunner", True),
+        ("DataflowRunner", False),
+        ("PortableRunner", False),
+        ("FlinkRunner", False),
+        ("apache_beam.runners.dask.dask_runner.DaskRunner", False),
+    ],
+)
+def test_only_a_local_runner_needs_the_cuda_device_on_this_machine(runner, local):
+    """A job submitted to Dataflow or Flink runs its model on the workers' GPUs: the launcher has none."""
+    import argparse
+
+    from emotrace.pipelines.options import check_local_devices, runs_locally
+
+    assert runs_locally(runner) is local
+    args = argparse.Namespace(device="cuda", face_device="cpu")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is visible here")
+    if local:
+        with pytest.raises(SystemExit, match="no CUDA device is visible"):
+            check_local_devices(args, runner)
+    else:
+        check_local_devices(args, runner)  # nothing to check on this machine
