@@ -28,9 +28,9 @@ from emotrace.schemas.tables import TABLES
 from emotrace.transforms import io as beam_io
 from emotrace.transforms.extract import OUTCOMES, SEGMENTS, ExtractWindows
 from emotrace.transforms.inference import EmotionModelHandler, open_bundle
-from emotrace.transforms.outcomes import JoinOutcomes, steps_written
+from emotrace.transforms.outcomes import JoinOutcomes
 from emotrace.transforms.partitioned import WritePartitioned, keyed_by_posted_at
-from emotrace.transforms.tracks import TRACKS, StitchTracks, keyed_trace_rows_by_video, keyed_track_row
+from emotrace.transforms.tracks import STEPS, TRACKS, StitchTracks, keyed_scores, keyed_track_row
 
 log = logging.getLogger("emotrace")
 
@@ -136,11 +136,10 @@ def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
     # video's windows before inference (peak memory grew with video length; benchmarks/memory.py).
     first = _infer(extracted.windows, job, "")
     rest = _infer(later.windows, job, "Segments")
-    rows = (
-        first.rows,
-        rest.rows,
-    ) | "AllTraceRows" >> beam.Flatten()
-    stitched = rows | "StitchTracks" >> StitchTracks(segment_tracks, job.cfg.grid.step_s)
+    scores = (first.scores, rest.scores) | "AllWindowScores" >> beam.Flatten()
+    stitched = scores | "StitchTracks" >> StitchTracks(
+        segment_tracks, job.cfg.grid, job.run_id, job.config_hash
+    )
     stitched.rows | "WriteTraces" >> WritePartitioned("traces", job.output, job.run_id)
     (
         stitched[TRACKS]
@@ -155,7 +154,7 @@ def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
     (
         {
             "outcomes": outcomes,
-            "steps": (first.steps, rest.steps) | "AllStepsWritten" >> beam.Flatten(),
+            "steps": stitched[STEPS],
             "inference_errors": (first.errors, rest.errors) | "AllInferenceErrors" >> beam.Flatten(),
             "tracks": stitched[TRACKS],
         }
@@ -166,8 +165,7 @@ def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
 
 
 class Inferred(NamedTuple):
-    rows: beam.PCollection  # (input key, (partition, trace row))
-    steps: beam.PCollection  # (input key, steps written by one window)
+    scores: beam.PCollection  # (input key, WindowPrediction without its crops): trace rows after blending
     errors: beam.PCollection  # RunInference's failed batches
 
 
@@ -182,11 +180,8 @@ def _infer(windows: beam.PCollection, job: AnalyzeJob, suffix: str) -> Inferred:
         windows = windows | f"ToInferencePool{suffix}" >> beam.Reshuffle()
         infer = infer.with_resource_hints(**job.inference_hints)
     predictions, dead_letters = windows | f"Infer{suffix}" >> infer
-    rows = predictions | f"TraceRows{suffix}" >> beam.FlatMap(
-        keyed_trace_rows_by_video, job.run_id, job.config_hash
-    )
-    steps = predictions | f"StepsWritten{suffix}" >> beam.Map(steps_written)
-    return Inferred(rows, steps, dead_letters.failed_inferences)
+    scores = predictions | f"WindowScores{suffix}" >> beam.Map(keyed_scores)
+    return Inferred(scores, dead_letters.failed_inferences)
 
 
 def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> RunSummary:

@@ -11,7 +11,14 @@ import secrets
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from emotrace.schemas.config import AnalyzeConfig, DecodeConfig, FaceConfig, GridConfig
+from emotrace.schemas.config import (
+    ANALYZE_WINDOW_HOP_S,
+    AnalyzeConfig,
+    DecodeConfig,
+    FaceConfig,
+    GridConfig,
+    hop_steps_for,
+)
 
 
 def new_run_id() -> str:
@@ -79,6 +86,14 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
         "as separate elements, so one long video spreads over workers (0: never cut)",
     )
     parser.add_argument(
+        "--window-hop-s",
+        type=float,
+        default=ANALYZE_WINDOW_HOP_S,
+        help="a model window starts every this many seconds; shorter than a window (5 s), windows overlap "
+        "and each step is a cross-fade of all windows over it, so traces have no seams at window edges "
+        "(a window's length: back to back, as before issue 14)",
+    )
+    parser.add_argument(
         "--batch-size",
         type=int,
         default=8,
@@ -126,10 +141,14 @@ def analyze_config(
             f"--step {args.step} differs from the model bundle's step {bundle_step_s}: the model was trained "
             "on that grid; omit --step or use a bundle trained for your step"
         )
+    try:
+        hop = hop_steps_for(args.window_hop_s, bundle_step_s, window_steps)
+    except ValueError as err:
+        raise SystemExit(f"--window-hop-s: {err}") from err
     cfg = AnalyzeConfig()
     return replace(
         cfg,
-        grid=GridConfig(step_s=bundle_step_s, window_steps=window_steps),
+        grid=GridConfig(step_s=bundle_step_s, window_steps=window_steps, hop_steps=hop),
         decode=replace(
             cfg.decode,
             frame_rate_hz=args.frame_rate,
