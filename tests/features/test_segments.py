@@ -225,9 +225,11 @@ def test_plan_cuts_on_whole_windows_and_keeps_a_short_tail_with_its_neighbour():
     assert plan_segments(18_000, _cfg(0.0)) == [(0, 0, None)]  # segmenting off
 
 
-def test_segment_s_is_rounded_up_to_whole_windows():
+def test_segment_s_is_rounded_up_to_whole_hops():
     assert SegmentConfig(61.0).segment_steps(AnalyzeConfig().grid) == 325
     assert SegmentConfig(0.5).segment_steps(AnalyzeConfig().grid) == 25
+    # Overlapping windows: cuts only need the hop grid (a window every 5 steps).
+    assert SegmentConfig(61.0).segment_steps(GridConfig(hop_steps=5)) == 305
 
 
 def test_two_faces_side_by_side_are_not_stitched_into_one():
