@@ -62,7 +62,8 @@ class GridConfig:
 
 # ``emotrace analyze`` starts a window every second (``--window-hop-s``): 5 s windows then overlap by 4 s
 # and every step's prediction is a cross-fade of 5 of them (features/blend.py). Measured in docs/model.md
-# ("Seamless traces"): a 2.5 s hop left its own seams on real clips, 1 s none.
+# ("Seamless traces"): a 2.6 s hop still left seams at its own window edges on real clips (valence ratio
+# 1.22), 1 s none (0.82-0.99), for +1 ms of CPU per media second thanks to model/face_memo.py.
 ANALYZE_WINDOW_HOP_S = 1.0
 
 
