@@ -90,8 +90,8 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=ANALYZE_WINDOW_HOP_S,
         help="a model window starts every this many seconds; shorter than a window (5 s), windows overlap "
-        "and each step is a cross-fade of all windows over it, so traces have no seams at window edges "
-        "(a window's length: back to back, as before issue 14)",
+        "and each step is a cross-fade of all windows over it, so traces have no seams at window edges; "
+        "a window's length puts them back to back (fewer windows, seams every window)",
     )
     parser.add_argument(
         "--batch-size",
