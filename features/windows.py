@@ -297,11 +297,12 @@ def iter_step_windows(
                 limit, max(n_video_steps, n_audio_steps), start, n_total, grid.step_s, stats
             )
         # Once both streams are exhausted the front is _END: only the limit bounds the last windows.
-        owned = range(start, limit if done else n_total if end is None else min(end, n_total))
-        while (not done and next_window * hop + w <= front and next_window * hop < owned.stop) or (
+        # The steps windows may write: this segment's, up to where the media is known to reach.
+        writable = range(start, limit if done else n_total if end is None else min(end, n_total))
+        while (not done and next_window * hop + w <= front and next_window * hop < writable.stop) or (
             done and next_window * hop < limit
         ):
-            for window in _lane_windows(ref, buf, next_window * hop, owned, cfg, crop_px):
+            for window in _lane_windows(ref, buf, next_window * hop, writable, cfg, crop_px):
                 stats.n_windows += 1
                 yield window
             next_window += 1
