@@ -46,10 +46,10 @@ from emotrace.transforms.dedupe import DedupeInputs
 from emotrace.transforms.extract import OUTCOMES, SEGMENTS, ExtractWindows
 from emotrace.transforms.faults import FaultPlan
 from emotrace.transforms.inference import EmotionModelHandler
-from emotrace.transforms.outcomes import JoinOutcomes, steps_written
+from emotrace.transforms.outcomes import JoinOutcomes
 from emotrace.transforms.partitioned import WritePartitioned, keyed_by_posted_at
 from emotrace.transforms.publish import CommitRun, UnreconciledRun
-from emotrace.transforms.tracks import TRACKS, StitchTracks, keyed_trace_rows_by_video, keyed_track_row
+from emotrace.transforms.tracks import STEPS, TRACKS, StitchTracks, keyed_scores, keyed_track_row
 
 log = logging.getLogger("emotrace")
 
@@ -218,11 +218,10 @@ def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
     # video's windows before inference (peak memory grew with video length; benchmarks/memory.py).
     first = _infer(extracted.windows, job, "")
     rest = _infer(later.windows, job, "Segments")
-    rows = (
-        first.rows,
-        rest.rows,
-    ) | "AllTraceRows" >> beam.Flatten()
-    stitched = rows | "StitchTracks" >> StitchTracks(segment_tracks, job.cfg.grid.step_s)
+    scores = (first.scores, rest.scores) | "AllWindowScores" >> beam.Flatten()
+    stitched = scores | "StitchTracks" >> StitchTracks(
+        segment_tracks, job.cfg.grid, job.run_id, job.config_hash
+    )
     traces = stitched.rows | "WriteTraces" >> _writer("traces", job)
     tracks = (
         stitched[TRACKS]
@@ -232,7 +231,7 @@ def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
     outcomes = (extracted[OUTCOMES], later[OUTCOMES]) | "AllOutcomes" >> beam.Flatten()
     joined = {
         "outcomes": outcomes,
-        "steps": (first.steps, rest.steps) | "AllStepsWritten" >> beam.Flatten(),
+        "steps": stitched[STEPS],
         "inference_errors": (first.errors, rest.errors) | "AllInferenceErrors" >> beam.Flatten(),
         "tracks": stitched[TRACKS],
     } | "VideoRows" >> JoinOutcomes(job.run_id, job.model_version, job.config_hash)
@@ -262,8 +261,7 @@ def _writer(table: str, job: AnalyzeJob) -> WritePartitioned:
 
 
 class Inferred(NamedTuple):
-    rows: beam.PCollection  # (input key, (partition, trace row))
-    steps: beam.PCollection  # (input key, steps written by one window)
+    scores: beam.PCollection  # (input key, WindowPrediction without its crops): trace rows after blending
     errors: beam.PCollection  # RunInference's failed batches
 
 
@@ -278,11 +276,8 @@ def _infer(windows: beam.PCollection, job: AnalyzeJob, suffix: str) -> Inferred:
         windows = windows | f"ToInferencePool{suffix}" >> beam.Reshuffle()
         infer = infer.with_resource_hints(**job.inference_hints)
     predictions, dead_letters = windows | f"Infer{suffix}" >> infer
-    rows = predictions | f"TraceRows{suffix}" >> beam.FlatMap(
-        keyed_trace_rows_by_video, job.run_id, job.config_hash
-    )
-    steps = predictions | f"StepsWritten{suffix}" >> beam.Map(steps_written)
-    return Inferred(rows, steps, dead_letters.failed_inferences)
+    scores = predictions | f"WindowScores{suffix}" >> beam.Map(keyed_scores)
+    return Inferred(scores, dead_letters.failed_inferences)
 
 
 def run(

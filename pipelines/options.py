@@ -16,7 +16,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import NoReturn
 
-from emotrace.schemas.config import AnalyzeConfig, DecodeConfig, FaceConfig, GridConfig
+from emotrace.schemas.config import (
+    ANALYZE_WINDOW_HOP_S,
+    AnalyzeConfig,
+    DecodeConfig,
+    FaceConfig,
+    GridConfig,
+    hop_steps_for,
+)
 from emotrace.schemas.naming import RUN_ID_RULE, is_valid_run_id
 
 
@@ -233,6 +240,12 @@ def _budget_args(parser: argparse.ArgumentParser) -> None:
 def _model_args(parser: argparse.ArgumentParser) -> None:
     """Inference."""
     parser.add_argument(
+        "--window-hop-s", type=float, action=in_range(0.01, 3600, "s"), default=ANALYZE_WINDOW_HOP_S,
+        help="a model window starts every this many seconds; shorter than a window (5 s), windows overlap "
+        "and each step is a cross-fade of all windows over it, so traces have no seams at window edges; "
+        "a window's length puts them back to back (fewer windows, seams every window)",
+    )  # fmt: skip
+    parser.add_argument(
         "--batch-size", type=int, action=in_range(1, 4096), default=8,
         help="model windows per inference batch (8 on CPU: 32 costs as much CPU per window and ~160 MB more "
         "peak memory, issue 6; 64-256 on a GPU)",
@@ -285,10 +298,14 @@ def analyze_config(
             f"argument --step: {args.step:g} differs from the model bundle's step {bundle_step_s:g}: the "
             "model was trained on that grid; omit --step or use a bundle trained for your step"
         )
+    try:
+        hop = hop_steps_for(args.window_hop_s, bundle_step_s, window_steps)
+    except ValueError as err:
+        raise UsageError(f"argument --window-hop-s: {args.window_hop_s:g}: {err}") from err
     cfg = AnalyzeConfig()
     return replace(
         cfg,
-        grid=GridConfig(step_s=bundle_step_s, window_steps=window_steps),
+        grid=GridConfig(step_s=bundle_step_s, window_steps=window_steps, hop_steps=hop),
         decode=replace(
             cfg.decode,
             frame_rate_hz=args.frame_rate,

@@ -17,7 +17,7 @@ from apache_beam.metrics import Metrics
 
 from emotrace.features.acoustics import warm_up as warm_up_acoustics
 from emotrace.features.faces import detector_for
-from emotrace.features.segments import plan_segments
+from emotrace.features.segments import decode_from, plan_segments
 from emotrace.features.windows import WindowStats, iter_step_windows
 from emotrace.media.decode import iter_audio, iter_frames
 from emotrace.media.limits import check_limits, check_scheme
@@ -173,7 +173,7 @@ class ExtractWindows(beam.DoFn):
         """Windows, tracks and the outcome of one segment of the local file ``path``."""
         stats = WindowStats()
         grid = self._cfg.grid
-        first = max(0, seg.start_step - self._cfg.segments.preroll_steps(grid))
+        first = decode_from(seg.start_step, self._cfg)
         code: ErrorCode | None
         message: str | None
         try:
