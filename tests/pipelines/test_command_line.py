@@ -31,6 +31,7 @@ def _refused(capsys: pytest.CaptureFixture[str], argv: list[str], *words: str) -
     ("option", "value", "allowed"),
     [
         ("--batch-size", "0", "1..4096"),
+        ("--window-hop-s", "0", "0.01..3600"),
         ("--max-side", "1", "32..8192"),
         ("--face-detect-every", "0", "1..1000"),
         ("--timeout", "0", "1..604800"),

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 
-from emotrace.pipelines.options import add_analyze_args, analyze_config
+from emotrace.pipelines.options import OneLineParser, add_analyze_args, analyze_config
 from emotrace.schemas.config import GridConfig
 
 
 def _grid(argv: list[str], window_steps: int = 25) -> GridConfig:
-    parser = argparse.ArgumentParser()
+    parser = OneLineParser(prog="emotrace analyze")  # the parser analyze uses: one-line errors, exit 2
     add_analyze_args(parser)
     args = parser.parse_args(["--input", "in", "--output", "out", *argv])
     return analyze_config(args, 0.2, window_steps, 64).grid
