@@ -66,8 +66,8 @@ def fingerprint(
         {
             "post_id": v.post_id,
             "split": v.split,
-            "windows": cache_key(v.video_path, v.audio_path, cfg, crop_px),
-            "labels": [file_sha256(p) for p in v.label_paths],
+            "windows": cache_key(v.video_path, v.audio_path, cfg, crop_px, v.kind),
+            "labels": [file_sha256(p) for p in v.label_paths] or [list(v.clip_label or ())],
         }
         for v in used
     ]
