@@ -157,15 +157,21 @@ class FusedEmotionModel(nn.Module):
         audio: torch.Tensor,
         audio_mask: torch.Tensor,
         unimodal: bool = True,
+        face_embeddings: torch.Tensor | None = None,
     ) -> ModelOutput:
         """faces: uint8[B, W, S, S, 3] RGB (float accepted, same 0..255 scale); face_mask: bool[B, W];
         audio: float32[B, W, D] unnormalised descriptors; audio_mask: bool[B, W]. See ``ModelOutput``.
 
         ``unimodal=False`` skips the face-only and audio-only rows (the loss needs them, inference does
-        not): the temporal model then runs on B rows instead of 3B."""
-        self._check_inputs(faces, face_mask, audio, audio_mask)
+        not): the temporal model then runs on B rows instead of 3B. ``face_embeddings``: float32[B, W,
+        face_dim], the face CNN's outputs computed beforehand (training with a frozen face branch,
+        ``model.fusion_train``); ``faces`` is then ignored."""
+        if face_embeddings is None:
+            self._check_inputs(faces, face_mask, audio, audio_mask)
+            h_face = self.encode_faces(faces, face_mask)
+        else:
+            h_face = face_embeddings * face_mask.unsqueeze(-1).to(face_embeddings.dtype)
         b = face_mask.shape[0]
-        h_face = self.encode_faces(faces, face_mask)
         h_audio = self.encode_audio(audio, audio_mask)
         fo = self.fusion(h_face, h_audio, face_mask, audio_mask)
 
