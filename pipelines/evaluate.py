@@ -40,7 +40,9 @@ def evaluate_bundle(
         raise SystemExit(f"{data}: no video in split {split!r} (splits present: {have}); pass --split")
     model_cfg = bundle.model_config
     windows = load_corpus(videos, analyze_config_for(model_cfg), model_cfg.crop_size_px, cache_dir, workers)
-    return evaluate_conditions(bundle.build_model(), concat(windows), CONDITIONS, seed)
+    per_clip = all(v.clip_label is not None for v in videos)  # categorical corpora: clip-level CCC too
+    arrays = concat([w.with_video_index(i) for i, w in enumerate(windows)])
+    return evaluate_conditions(bundle.build_model(), arrays, CONDITIONS, seed, clip_level=per_clip)
 
 
 def run(argv: list[str]) -> int:
