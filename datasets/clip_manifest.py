@@ -21,7 +21,7 @@ import math
 import os
 
 from emotrace.datasets.categories import category_point
-from emotrace.datasets.labels import LabelledVideo
+from emotrace.datasets.labels import LabelledVideo, relative_to
 
 MEDIA_COLUMNS = ("video_uri", "audio_uri", "image_uri")
 SPLITS = ("train", "dev", "test")
@@ -74,11 +74,7 @@ def _media(row: dict[str, str], where: str) -> tuple[str, str | None, str]:
 
 def read_clip_manifest(path: str) -> list[LabelledVideo]:
     """The rows of a per-clip manifest (see the module docstring) as labelled items."""
-    base = os.path.dirname(os.path.abspath(path))
-
-    def resolve(p: str) -> str:
-        return p if os.path.isabs(p) else os.path.join(base, p)
-
+    resolve = relative_to(path)
     out: list[LabelledVideo] = []
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)

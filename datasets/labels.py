@@ -9,6 +9,7 @@ evaluation use ``to_grid``: the mean of the labels whose time falls in each step
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,17 +143,22 @@ class LabelledVideo:
         raise ValueError(f"{self.post_id}: label_paths must hold 1 or 2 files, got {len(self.label_paths)}")
 
 
+def relative_to(manifest: str) -> Callable[[str], str]:
+    """A function resolving a manifest's paths: absolute ones as they are, relative ones against the
+    manifest's folder."""
+    import os
+
+    base = os.path.dirname(os.path.abspath(manifest))
+    return lambda p: p if os.path.isabs(p) else os.path.join(base, p)
+
+
 def read_labelled_manifest(path: str) -> list[LabelledVideo]:
     """A CSV manifest with ``video_uri`` and ``labels_uri`` (a ``time,arousal,valence`` CSV) per row;
     optional ``post_id`` (default: the video's file stem), ``split`` (train/dev/test; default train)
     and ``audio_uri``. Relative paths are relative to the manifest's folder."""
     import os
 
-    base = os.path.dirname(os.path.abspath(path))
-
-    def resolve(p: str) -> str:
-        return p if os.path.isabs(p) else os.path.join(base, p)
-
+    resolve = relative_to(path)
     out: list[LabelledVideo] = []
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)

@@ -32,25 +32,19 @@ from emotrace.datasets.categories import CATEGORY_POINTS, canonical, category_po
 from emotrace.datasets.face_pool import realdata_face_sources
 from emotrace.datasets.labels import LabelledVideo
 from emotrace.datasets.ravdess import load_ravdess
-from emotrace.datasets.window_cache import load_corpus
+from emotrace.datasets.window_cache import analyze_config_for, load_corpus
 from emotrace.model.bundle import ModelBundle
 from emotrace.model.ccc import ccc
 from emotrace.model.data import WindowArrays
 from emotrace.model.evaluate import EVAL_THREADS, predict_arrays, torch_threads
 from emotrace.model.fused import FusedEmotionModel
-from emotrace.schemas.config import AnalyzeConfig, FaceConfig, GridConfig
+from emotrace.schemas.config import AnalyzeConfig
 
 DIMS = ("arousal", "valence")
 
 
 def analyze_config(bundle: ModelBundle) -> AnalyzeConfig:
-    m = bundle.model_config
-    cfg = AnalyzeConfig()
-    return replace(
-        cfg,
-        grid=GridConfig(step_s=m.step_s, window_steps=m.window_steps),
-        faces=replace(FaceConfig(), crop_size_px=m.crop_size_px),
-    )
+    return analyze_config_for(bundle.model_config)
 
 
 def item_predictions(

@@ -26,13 +26,24 @@ from functools import lru_cache
 import numpy as np
 
 from emotrace.datasets.labels import LabelledVideo
+from emotrace.model.config import ModelConfig
 from emotrace.model.data import WindowArrays, stack_windows
-from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.config import AnalyzeConfig, FaceConfig, GridConfig
 
 EXTRACT_VERSION = 1  # bump when window extraction changes in a way the config does not capture
 log = logging.getLogger("emotrace.train")
 # One detector per process and face config: an onnxruntime session is expensive and not picklable.
 _DETECTORS: dict[object, object] = {}
+
+
+def analyze_config_for(model_cfg: ModelConfig) -> AnalyzeConfig:
+    """The pipeline config whose windows this model consumes (the product's defaults otherwise)."""
+    cfg = AnalyzeConfig()
+    return dataclasses.replace(
+        cfg,
+        grid=GridConfig(step_s=model_cfg.step_s, window_steps=model_cfg.window_steps),
+        faces=dataclasses.replace(FaceConfig(), crop_size_px=model_cfg.crop_size_px),
+    )
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:

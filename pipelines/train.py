@@ -22,13 +22,13 @@ from typing import Any
 
 from emotrace.datasets.corpus import Corpus, open_corpus
 from emotrace.datasets.labels import LabelledVideo
-from emotrace.datasets.window_cache import cache_key, file_sha256, load_corpus
+from emotrace.datasets.window_cache import analyze_config_for, cache_key, file_sha256, load_corpus
 from emotrace.model.bundle import ModelBundle, preprocessing_for, save_bundle, state_dict_digest
 from emotrace.model.config import ModelConfig
 from emotrace.model.data import WindowArrays, concat
 from emotrace.model.evaluate import evaluate_conditions
 from emotrace.model.train import TrainConfig, train_model
-from emotrace.schemas.config import AnalyzeConfig, FaceConfig, GridConfig
+from emotrace.schemas.config import AnalyzeConfig
 
 log = logging.getLogger("emotrace.train")
 DEMO_SEED = 0
@@ -41,16 +41,6 @@ def demo_bundle_path() -> str:
     import emotrace
 
     return os.path.join(os.path.dirname(os.path.abspath(emotrace.__file__)), "assets", "demo_bundle.pt")
-
-
-def analyze_config_for(model_cfg: ModelConfig) -> AnalyzeConfig:
-    """The pipeline config whose windows this model consumes (the product's defaults otherwise)."""
-    cfg = AnalyzeConfig()
-    return replace(
-        cfg,
-        grid=GridConfig(step_s=model_cfg.step_s, window_steps=model_cfg.window_steps),
-        faces=replace(FaceConfig(), crop_size_px=model_cfg.crop_size_px),
-    )
 
 
 def fingerprint(
