@@ -191,6 +191,40 @@ def clip_scores(w: EmbWindows, pred: np.ndarray) -> dict[str, float]:
     return out
 
 
+def _train_epoch(
+    model: FusedEmotionModel,
+    windows: EmbWindows,
+    tab: torch.Tensor,
+    rng: np.random.Generator,
+    opt: torch.optim.Optimizer,
+    loss_fn: MissingModalityCCCLoss,
+    cfg: FusionConfig,
+    dropout: ModalityDropout | None,
+) -> list[float]:
+    """One pass over ``windows`` in ``rng``'s order; modality dropout only where both are present."""
+    model.train()
+    model.face.eval()  # frozen: BatchNorm keeps the distilled statistics
+    params = [p for p in model.parameters() if p.requires_grad]
+    losses = []
+    order = rng.permutation(len(windows))
+    for s in range(0, len(windows), cfg.batch):
+        batch = windows.take(order[s : s + cfg.batch])
+        fm, am = batch.face_mask, batch.audio_mask
+        if dropout is not None:
+            both = fm.any(axis=1) & am.any(axis=1)
+            dfm, dam = dropout.apply(fm, am, rng)
+            fm, am = np.where(both[:, None], dfm, fm), np.where(both[:, None], dam, am)
+        t = _tensors(batch, tab, fm, am)
+        out = _forward(model, t, unimodal=True)
+        loss = loss_fn(out, t["gold"], t["valid"], t["face_mask"], t["audio_mask"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
 def train_fusion(
     model_cfg: ModelConfig,
     face_state: dict[str, torch.Tensor],
@@ -223,26 +257,7 @@ def train_fusion(
         t0 = time.monotonic()
         torch.manual_seed(cfg.seed * 100_003 + epoch)
         rng = np.random.default_rng([cfg.seed, epoch])
-        windows = epoch_windows(epoch)
-        model.train()
-        model.face.eval()  # frozen: BatchNorm keeps the distilled statistics
-        losses = []
-        order = rng.permutation(len(windows))
-        for s in range(0, len(windows), cfg.batch):
-            batch = windows.take(order[s : s + cfg.batch])
-            fm, am = batch.face_mask, batch.audio_mask
-            if dropout is not None:
-                both = fm.any(axis=1) & am.any(axis=1)
-                dfm, dam = dropout.apply(fm, am, rng)
-                fm, am = np.where(both[:, None], dfm, fm), np.where(both[:, None], dam, am)
-            t = _tensors(batch, tab, fm, am)
-            out = _forward(model, t, unimodal=True)
-            loss = loss_fn(out, t["gold"], t["valid"], t["face_mask"], t["audio_mask"])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
-            losses.append(loss.item())
+        losses = _train_epoch(model, epoch_windows(epoch), tab, rng, opt, loss_fn, cfg, dropout)
         sched.step()
         scores = dev_score(model)
         objective = float(np.mean([0.0 if math.isnan(v) else v for v in scores.values()]))

@@ -476,14 +476,33 @@ def train_real_bundle(realdata: str, work: str, rc: RealConfig) -> ModelBundle:
         progress=_log_epoch,
     )
     stages.done("fusion training")
+    bundle = make_bundle(
+        model_cfg, state, fingerprint(sp, sources, crop, cfg, rc, model_cfg), distilled, history
+    )
+    bundle.metrics["test"] = held_out_metrics(bundle, sp, realdata, os.path.join(work, "cache"), rc.workers)
+    stages.done("held-out evaluation")
+    bundle.metrics["stage_seconds"] = stages.seconds
+    return bundle
+
+
+def make_bundle(
+    model_cfg: ModelConfig,
+    state: dict[str, torch.Tensor],
+    training_fingerprint: str,
+    distilled: dict[str, Any],
+    history: list[dict[str, Any]],
+) -> ModelBundle:
+    """The bundle: named for what it is, with its corpora, licences and dev scores."""
+    from emotrace.features.acoustics import AUDIO_FEATURE_NAMES
+
     best = max(history, key=lambda r: r["objective"])
-    bundle = ModelBundle(
+    return ModelBundle(
         version=f"{VERSION_PREFIX}-{state_dict_digest(state)[:10]}",
         config=model_cfg.to_dict(),
         state_dict=state,
         audio_feature_names=tuple(AUDIO_FEATURE_NAMES),
         preprocessing=preprocessing_for(model_cfg),
-        training_fingerprint=fingerprint(sp, sources, crop, cfg, rc, model_cfg),
+        training_fingerprint=training_fingerprint,
         metrics={
             "grid_step_s": model_cfg.step_s,
             "distillation": {
@@ -503,10 +522,6 @@ def train_real_bundle(realdata: str, work: str, rc: RealConfig) -> ModelBundle:
             "recipe": "emotrace train --real",
         },
     )
-    bundle.metrics["test"] = held_out_metrics(bundle, sp, realdata, os.path.join(work, "cache"), rc.workers)
-    stages.done("held-out evaluation")
-    bundle.metrics["stage_seconds"] = stages.seconds
-    return bundle
 
 
 def _log_epoch(row: dict[str, Any]) -> None:
