@@ -27,7 +27,7 @@ from emotrace.schemas.lineage import posted_date
 from emotrace.schemas.naming import part_path
 from emotrace.schemas.records import WindowPrediction
 from emotrace.schemas.rows import Row, trace_rows
-from emotrace.schemas.tables import TABLES
+from emotrace.schemas.tables import TABLES, checked_batch
 from emotrace.transforms.faults import FaultPlan
 
 GroupKey = tuple[str, int]  # (partition value, shard)
@@ -61,7 +61,7 @@ def keyed_by_posted_at(row: Row) -> tuple[str, Row]:
 def write_group(path: str, rows: Iterable[Row], schema: pa.Schema) -> str:
     """Write one file: to a hidden temporary name first, then renamed, so readers never see half a file."""
     ordered = sorted(rows, key=row_order(schema.names))
-    table = pa.Table.from_pylist(ordered, schema=schema)
+    table = pa.Table.from_batches([checked_batch(ordered, schema)], schema=schema)
     folder, name = posixpath.split(path)
     tmp = posixpath.join(folder, f".{name}.{uuid.uuid4().hex}.inprogress")  # ignored by every reader
     with FileSystems.create(tmp) as f:

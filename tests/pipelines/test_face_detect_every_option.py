@@ -19,4 +19,4 @@ def test_face_detect_every_option_sets_the_config() -> None:
     assert config_for("--face-detect-every", "1").detect_every_frames == 1
     assert config_for("--face-detect-every", "10").detect_every_frames == 10
     assert config_for("--face-detect-every", "5").detect_every_frames == 5
-    assert config_for().detect_every_frames == FaceConfig().detect_every_frames == 10
+    assert config_for().detect_every_frames == FaceConfig().detect_every_frames
