@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name in args.models:
         bundle = bundles[name]()
-        w, crop = int(bundle.preprocessing["window_steps"]), int(bundle.preprocessing["crop_size_px"])
+        w, crop = bundle.preprocessing.window_steps, bundle.preprocessing.crop_size_px
         print(f"\n{name} ({bundle.version}): |x_p - x_0| over phases p, mean / max (A, V); mean |change|")
         for video in videos:
             windows = every_window(video, w, crop)

@@ -174,9 +174,8 @@ def resolve_job(args: argparse.Namespace, faults: FaultPlan | None = None) -> An
     check_output(args.output)
     check_input(args.input)
     bundle = open_model(args.model, args.face_weights)
-    pre = bundle.preprocessing
-    crop_px, step_s, window_steps = int(pre["crop_size_px"]), float(pre["step_s"]), int(pre["window_steps"])
-    cfg = analyze_config(args, step_s, window_steps, crop_px)
+    cfg = analyze_config(args, bundle.preprocessing)
+    crop_px = bundle.preprocessing.crop_size_px
     entries = expand_inputs(args.input, beam_io.INPUTS)
     if not entries:
         raise UsageError(f"argument --input: {args.input}: 0 inputs found (nothing to analyse)")

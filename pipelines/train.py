@@ -23,12 +23,13 @@ from typing import Any
 from emotrace.datasets.corpus import Corpus, open_corpus
 from emotrace.datasets.labels import LabelledVideo
 from emotrace.datasets.window_cache import analyze_config_for, cache_key, file_sha256, load_corpus
-from emotrace.model.bundle import ModelBundle, preprocessing_for, save_bundle, state_dict_digest
+from emotrace.model.bundle import ModelBundle, save_bundle, state_dict_digest
 from emotrace.model.config import ModelConfig
 from emotrace.model.data import WindowArrays, concat
 from emotrace.model.evaluate import evaluate_conditions
 from emotrace.model.train import TrainConfig, train_model
 from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.preprocessing import Preprocessing
 
 log = logging.getLogger("emotrace.train")
 DEMO_SEED = 0
@@ -141,7 +142,7 @@ def train_bundle(
         config=model_cfg.to_dict(),
         state_dict=result.state_dict,
         audio_feature_names=tuple(AUDIO_FEATURE_NAMES),
-        preprocessing=preprocessing_for(model_cfg),
+        preprocessing=Preprocessing.of(cfg),
         training_fingerprint=fingerprint(corpus, used, cfg, crop_px, train_cfg, model_cfg),
         metrics=metrics,
     )

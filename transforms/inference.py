@@ -17,19 +17,46 @@ import torch
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler
 
+from emotrace.features.acoustics import AUDIO_FEATURE_NAMES
 from emotrace.model.bundle import ModelBundle, load_bundle
 from emotrace.model.face_memo import FaceEmbeddingMemo
 from emotrace.model.fused import FusedEmotionModel
 from emotrace.model.predict import predict_windows
+from emotrace.schemas.config import AudioConfig
 from emotrace.schemas.records import StepWindow, WindowPrediction
 
 
 def open_bundle(uri: str | None) -> ModelBundle:
-    """The bundle at ``uri`` (any FileSystems scheme), or the built-in default bundle when None."""
+    """The bundle at ``uri`` (any FileSystems scheme), or the built-in default bundle when None, after
+    checking that this pipeline's audio extractor makes the descriptors it expects."""
     if uri is None:
-        return default_bundle()
+        return fits_extractor(default_bundle())
     with FileSystems.open(uri, compression_type="uncompressed") as f:
-        return load_bundle(io.BytesIO(f.read()))
+        return fits_extractor(load_bundle(io.BytesIO(f.read())))
+
+
+def fits_extractor(bundle: ModelBundle) -> ModelBundle:
+    """``bundle``, or ValueError when its audio input is not what ``features.acoustics`` extracts: other
+    descriptor names or order, sample rate or hop. The model would read every column as another one."""
+    audio = AudioConfig()
+    if bundle.audio_feature_names != tuple(AUDIO_FEATURE_NAMES):
+        theirs, ours = set(bundle.audio_feature_names), set(AUDIO_FEATURE_NAMES)
+        detail = (
+            f"missing here {sorted(theirs - ours)}, new here {sorted(ours - theirs)}"
+            if theirs != ours
+            else "order"
+        )
+        raise ValueError(
+            f"its {len(theirs)} audio feature names differ from this emotrace's {len(ours)} ({detail}): "
+            "use a bundle trained with this version's extractor"
+        )
+    pre = bundle.preprocessing
+    if (pre.sample_rate_hz, pre.hop_s) != (audio.sample_rate_hz, audio.hop_s):
+        raise ValueError(
+            f"its audio descriptors were made at {pre.sample_rate_hz} Hz every {pre.hop_s:g} s; this version "
+            f"makes them at {audio.sample_rate_hz} Hz every {audio.hop_s:g} s"
+        )
+    return bundle
 
 
 DEFAULT_BUNDLE = "real_bundle.pt"  # `emotrace train --real`: real faces and voices (CC BY-NC-SA 4.0)
