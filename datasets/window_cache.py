@@ -127,7 +127,7 @@ def extract_windows(
     decode the file (an audio file simply has no frames).
     """
     from emotrace.features.acoustics import AUDIO_FEATURE_NAMES
-    from emotrace.features.windows import iter_step_windows
+    from emotrace.features.step_grid import StepGrid, iter_step_windows
     from emotrace.media.decode import iter_audio, iter_frames
     from emotrace.media.probe import probe
     from emotrace.schemas.records import VideoRef
@@ -145,17 +145,9 @@ def extract_windows(
         audio_src, audio_info = audio_path, probe(audio_path, cfg.decode.format_whitelist)
         info = dataclasses.replace(info, has_audio=audio_info.has_audio)
     ref = VideoRef(video_uri=video_path, post_id=os.path.basename(video_path))
-    windows = list(
-        iter_step_windows(
-            ref,
-            info,
-            iter_frames(video_path, info, cfg.decode, reuse_buffer=True),
-            iter_audio(audio_src, audio_info, cfg.decode),
-            detector,  # type: ignore[arg-type]
-            cfg,
-            crop_px,
-        )
-    )
+    grid = StepGrid(ref, info, detector, cfg, crop_px)  # type: ignore[arg-type]
+    frames = iter_frames(video_path, info, cfg.decode, reuse_buffer=True)
+    windows = list(iter_step_windows(grid, frames, iter_audio(audio_src, audio_info, cfg.decode)))
     return stack_windows(windows, crop_px, len(AUDIO_FEATURE_NAMES), cfg.grid.window_steps)
 
 

@@ -17,8 +17,9 @@ from apache_beam.metrics import Metrics
 
 from emotrace.features.acoustics import warm_up as warm_up_acoustics
 from emotrace.features.faces import detector_for
-from emotrace.features.segments import decode_from, plan_segments
-from emotrace.features.windows import WindowStats, iter_step_windows
+from emotrace.features.segments import Span, plan_segments
+from emotrace.features.step_grid import StepGrid, iter_step_windows
+from emotrace.features.windows import WindowStats
 from emotrace.media.decode import iter_audio, iter_frames
 from emotrace.media.limits import check_limits, check_scheme
 from emotrace.media.malloc import bound_heap_growth
@@ -171,26 +172,16 @@ class ExtractWindows(beam.DoFn):
 
     def _segment(self, seg: VideoSegment, path: str) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
         """Windows, tracks and the outcome of one segment of the local file ``path``."""
-        stats = WindowStats()
-        grid = self._cfg.grid
-        first = decode_from(seg.start_step, self._cfg)
+        span = Span.owning(seg.start_step, seg.end_step, self._cfg)
+        grid = StepGrid(seg.ref, seg.info, self._detector, self._cfg, self._crop_px, span)
+        stats = grid.stats
         code: ErrorCode | None
         message: str | None
         try:
-            start_s = first * grid.step_s
+            start_s = span.first * self._cfg.grid.step_s
             frames = iter_frames(path, seg.info, self._cfg.decode, start_s, reuse_buffer=True)
             audio = iter_audio(path, seg.info, self._cfg.decode, start_s)
-            yield from iter_step_windows(
-                seg.ref,
-                seg.info,
-                frames,
-                audio,
-                self._detector,
-                self._cfg,
-                self._crop_px,
-                stats,
-                (first, seg.start_step, seg.end_step),
-            )
+            yield from iter_step_windows(grid, frames, audio)
         except EmotraceError as err:  # bad input found while decoding
             status, code, message = err.status, err.code, err.message
         except Exception as err:  # a bug, not bad input
