@@ -11,7 +11,9 @@ steps in ``features.windows``.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from emotrace.features.speech import SpeechActivity
 from emotrace.features.tracking import FaceTracker
 from emotrace.features.windows import StepBuffer, WindowStats, decoded_steps, lane_windows
 from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.errors import EmotraceError, ErrorCode
 from emotrace.schemas.records import AudioChunk, Box, FrameChunk, MediaInfo, StepWindow, VideoRef
 
 END = 1 << 62  # frontier of a stream that is over: it no longer holds any window back
@@ -74,24 +77,27 @@ class StepGrid:
         the first frame whose timestamp falls in it)."""
         keep = self._frames_needed(chunk)
         self.stats.n_frames += len(chunk.t_s)
-        if keep:
-            i0, i1 = keep[0][0], keep[-1][0] + 1
-            # Kept frames are nearly always a run: slice them (a view) rather than copy a chunk's 35 MB.
-            run = i1 - i0 == len(keep)
-            detections = self._faces_in.detect(
-                chunk.frames[i0:i1] if run else chunk.frames[[i for i, _ in keep]]
-            )
-            for (i, step), dets in zip(keep, detections, strict=True):
-                owned = self.span.owns(step)
-                for face in track_faces(chunk.frames[i], dets, self._tracker, step, self.crop_px):
-                    self._file_face(face, step, owned)
-                if dets and owned:
-                    self.stats.n_face_steps += 1
+        with stage(ErrorCode.FACE_STAGE_FAILED, "the face stage"):
+            self._faces_of(chunk, keep)
         last = max((self.cfg.grid.step_of(float(t)) for t in chunk.t_s), default=-1)
         if last >= 0:
             self.video_front = max(self.video_front, last)  # the last step may still get more frames
             self._n_total = max(self._n_total, last + 1)
             self._n_video_steps = max(self._n_video_steps, last + 1)
+
+    def _faces_of(self, chunk: FrameChunk, keep: list[tuple[int, int]]) -> None:
+        if not keep:
+            return
+        i0, i1 = keep[0][0], keep[-1][0] + 1
+        # Kept frames are nearly always a run: slice them (a view) rather than copy a chunk's 35 MB.
+        run = i1 - i0 == len(keep)
+        detections = self._faces_in.detect(chunk.frames[i0:i1] if run else chunk.frames[[i for i, _ in keep]])
+        for (i, step), dets in zip(keep, detections, strict=True):
+            owned = self.span.owns(step)
+            for face in track_faces(chunk.frames[i], dets, self._tracker, step, self.crop_px):
+                self._file_face(face, step, owned)
+            if dets and owned:
+                self.stats.n_face_steps += 1
 
     def _frames_needed(self, chunk: FrameChunk) -> list[tuple[int, int]]:
         """(index in the chunk, step) of the frames that give a step its frame."""
@@ -128,12 +134,14 @@ class StepGrid:
     # Audio
 
     def add_audio(self, chunk: AudioChunk) -> None:
-        self._file_audio(self._acoustics.feed(chunk.samples))
+        with stage(ErrorCode.AUDIO_STAGE_FAILED, "the audio stage"):
+            self._file_audio(self._acoustics.feed(chunk.samples))
         self.audio_front = self._n_audio_steps
 
     def end_audio(self) -> None:
         """The soundtrack is exhausted: its last descriptors are flushed."""
-        self._file_audio(self._acoustics.finish())
+        with stage(ErrorCode.AUDIO_STAGE_FAILED, "the audio stage"):
+            self._file_audio(self._acoustics.finish())
         self.audio_front = END
         if self.info.duration_s <= 0:  # no container duration: the soundtrack says how long it is
             self._n_total = max(self._n_total, self._n_audio_steps)
@@ -181,6 +189,22 @@ class StepGrid:
             yield window
         self._next_start += self.cfg.grid.hop
         self._buf.drop_before(self._next_start)
+
+
+@contextmanager
+def stage(code: ErrorCode, name: str) -> Iterator[None]:
+    """An exception from inside one stage's own work becomes that stage's stable code on this video's
+    row (with the file and line it came from) instead of INTERNAL_ERROR; expected errors pass as is."""
+    try:
+        yield
+    except EmotraceError:
+        raise
+    except Exception as err:
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        raise EmotraceError(
+            code,
+            f"{name} raised {type(err).__name__}: {err} ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})",
+        ) from err
 
 
 def _corner_box(box_norm: np.ndarray) -> Box:

@@ -35,7 +35,7 @@ from emotrace.pipelines.options import (
 )
 from emotrace.pipelines.summary import RunSummary, summarize_run
 from emotrace.schemas.config import AnalyzeConfig
-from emotrace.schemas.errors import ErrorCode
+from emotrace.schemas.errors import ErrorCode, Status
 from emotrace.schemas.lineage import USER_ID_SALT_ENV, config_hash, hash_user_id
 from emotrace.schemas.naming import staging_dir
 from emotrace.schemas.records import VideoOutcome, VideoRef
@@ -147,7 +147,7 @@ def pipeline_options(beam_args: list[str], args: argparse.Namespace) -> Pipeline
 
 def invalid_outcome(row: InvalidRow) -> VideoOutcome:
     ref = VideoRef(video_uri=row.source, post_id=row.source)
-    return VideoOutcome(ref, "failed", ErrorCode.MANIFEST_ROW_INVALID.value, row.reason)
+    return VideoOutcome(ref, Status.FAILED, ErrorCode.MANIFEST_ROW_INVALID.value, row.reason)
 
 
 def pseudonymize(refs: list[VideoRef], enabled: bool) -> list[VideoRef]:

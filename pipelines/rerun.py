@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from emotrace.datasets.inputs import InputEntry
 from emotrace.pipelines.options import UsageError
 from emotrace.schemas import naming
+from emotrace.schemas.errors import Status
 from emotrace.schemas.uris import canonical_uri
 from emotrace.transforms import io as fs
 from emotrace.transforms import publish
@@ -66,7 +67,7 @@ def ok_keys(output: str) -> set[Key]:
         with fs.open_binary(uri) as f:
             table = pq.read_table(f, columns=["video_uri", "post_id", "status"])
         for row in table.to_pylist():
-            if row["status"] == "ok":
+            if row["status"] == Status.OK:
                 keys.add((canonical_uri(row["video_uri"]), row["post_id"]))
     return keys
 

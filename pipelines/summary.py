@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
+from emotrace.schemas.errors import Status
 from emotrace.transforms.publish import read_run_table
 
 
@@ -58,7 +59,9 @@ def summarize_run(root: str, run_id: str, n_inputs: int, n_already_ok: int = 0) 
     for row in videos:
         by_status[row["status"]] = by_status.get(row["status"], 0) + 1
     failures = [
-        (r["post_id"], r["error_code"] or "", r["error_message"] or "") for r in videos if r["status"] != "ok"
+        (r["post_id"], r["error_code"] or "", r["error_message"] or "")
+        for r in videos
+        if r["status"] != Status.OK
     ]
     return RunSummary(
         output=posixpath.normpath(root) if "://" not in root else root,

@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from emotrace.schemas.errors import Status
+
 
 class VideoRef(NamedTuple):
     """One input: where the video is and whose post it is. Carries no media bytes."""
@@ -184,7 +186,7 @@ class VideoOutcome:
     """How one input ended; becomes its single ``videos`` row."""
 
     ref: VideoRef
-    status: str  # ok | failed | skipped
+    status: Status
     error_code: str | None = None
     error_message: str | None = None
     info: MediaInfo | None = None

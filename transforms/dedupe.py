@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 import apache_beam as beam
 
 from emotrace.datasets.inputs import InputEntry
-from emotrace.schemas.errors import ErrorCode
+from emotrace.schemas.errors import ErrorCode, Status
 from emotrace.schemas.records import VideoOutcome, VideoRef
 from emotrace.transforms.outcomes import Key, key_of
 
@@ -36,7 +36,7 @@ def duplicates_of(group: Grouped) -> Iterator[VideoOutcome]:
         assert isinstance(entry.item, VideoRef)
         yield VideoOutcome(
             entry.item,
-            "skipped",
+            Status.SKIPPED,
             ErrorCode.DUPLICATE_INPUT.value,
             f"{entry.source} is the same input (video_uri and post_id) as {first.source}, processed there",
         )

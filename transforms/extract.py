@@ -25,7 +25,7 @@ from emotrace.media.limits import check_limits, check_scheme
 from emotrace.media.malloc import bound_heap_growth
 from emotrace.media.probe_worker import ProbeWorker
 from emotrace.schemas.config import AnalyzeConfig
-from emotrace.schemas.errors import EmotraceError, ErrorCode
+from emotrace.schemas.errors import EmotraceError, ErrorCode, Status
 from emotrace.schemas.records import (
     MediaInfo,
     SegmentTracks,
@@ -168,7 +168,7 @@ class ExtractWindows(beam.DoFn):
         except EmotraceError as err:  # bad input (failed) or outside the run's limits (skipped)
             yield self._outcome(seg, err.status, err.code, err.message, info)
         except Exception as err:  # a bug, not bad input: keep the traceback in the row
-            yield self._outcome(seg, "failed", ErrorCode.INTERNAL_ERROR, _bug(err), info)
+            yield self._outcome(seg, Status.FAILED, ErrorCode.INTERNAL_ERROR, _bug(err), info)
 
     def _segment(self, seg: VideoSegment, path: str) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
         """Windows, tracks and the outcome of one segment of the local file ``path``."""
@@ -185,10 +185,10 @@ class ExtractWindows(beam.DoFn):
         except EmotraceError as err:  # bad input found while decoding
             status, code, message = err.status, err.code, err.message
         except Exception as err:  # a bug, not bad input
-            status, code, message = "failed", ErrorCode.INTERNAL_ERROR, _bug(err)
+            status, code, message = Status.FAILED, ErrorCode.INTERNAL_ERROR, _bug(err)
         else:
             self._face_steps.inc(stats.n_face_steps)
-            status, code, message = "ok", None, None
+            status, code, message = Status.OK, None, None
         # The tracks seen so far go out even after a failure: the rows written before it name them.
         yield self._tracks(seg, stats)
         yield self._outcome(seg, status, code, message, seg.info, stats)
@@ -222,7 +222,7 @@ class ExtractWindows(beam.DoFn):
             media_s = info.duration_s if info else 0.0
         # One count per video, by its first segment's status (the merged one is known in JoinOutcomes).
         if seg.index == 0:
-            (self._ok if status == "ok" else self._failed).inc()
+            (self._ok if status == Status.OK else self._failed).inc()
         self._media_s.inc(int(media_s * 1000))
         if seg.n_segments > 1:  # a video's segments finish on several workers: count media, not videos
             _, total_s = _PROGRESS.add(media_s, videos=0)
@@ -246,7 +246,7 @@ class ExtractWindows(beam.DoFn):
                 status,
             )
         partial = bool(stats and stats.partial)
-        if status == "ok" and stats and stats.partial:
+        if status == Status.OK and stats and stats.partial:
             message = stats.partial  # an ok row keeps a null error_code; the message says what is missing
         outcome = VideoOutcome(
             ref,
