@@ -44,11 +44,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_verb(verb: str, rest: list[str]) -> int:
     if verb == "analyze":
-        from emotrace.media.malloc import bound_heap_growth
+        from emotrace.transforms.worker import configure_worker
 
         # Before the first big allocation: memory flat in video length (issue 6). Only here: training
         # holds no stream, and its large tensors would pay page faults on every step (~20 % of its time).
-        bound_heap_growth()
+        configure_worker()
         from emotrace.pipelines import analyze
 
         try:

@@ -22,7 +22,6 @@ from emotrace.features.step_grid import StepGrid, iter_step_windows
 from emotrace.features.windows import WindowStats
 from emotrace.media.decode import iter_audio, iter_frames
 from emotrace.media.limits import check_limits, check_scheme
-from emotrace.media.malloc import bound_heap_growth
 from emotrace.media.probe_worker import ProbeWorker
 from emotrace.schemas.config import AnalyzeConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode, Status
@@ -37,6 +36,7 @@ from emotrace.schemas.records import (
 from emotrace.transforms.faults import FaultPlan
 from emotrace.transforms.io import localized
 from emotrace.transforms.tracks import TRACKS, read_weights
+from emotrace.transforms.worker import configure_worker
 
 NAMESPACE = "emotrace"
 OUTCOMES = "outcomes"
@@ -100,7 +100,7 @@ class ExtractWindows(beam.DoFn):
         self._face_steps = Metrics.counter(NAMESPACE, "face_steps")
 
     def setup(self) -> None:
-        bound_heap_growth()  # peak memory must not grow with video length (issue 6; media/malloc.py)
+        configure_worker()  # process-wide settings, once (transforms/worker.py)
         # Probes in a killable child (a blocking read cannot hang the worker), started at the first
         # probe: the stage that only runs later segments never probes, and must not hold a child.
         self._prober = ProbeWorker()

@@ -24,6 +24,7 @@ from emotrace.model.fused import FusedEmotionModel
 from emotrace.model.predict import predict_windows
 from emotrace.schemas.config import AudioConfig
 from emotrace.schemas.records import StepWindow, WindowPrediction
+from emotrace.transforms.worker import configure_worker
 
 
 def open_bundle(uri: str | None) -> ModelBundle:
@@ -61,7 +62,6 @@ def fits_extractor(bundle: ModelBundle) -> ModelBundle:
 
 DEFAULT_BUNDLE = "real_bundle.pt"  # `emotrace train --real`: real faces and voices (CC BY-NC-SA 4.0)
 DEMO_BUNDLE = "demo_bundle.pt"  # `emotrace train --demo`: the synthetic corpus only (a test fixture)
-CPU_THREADS = 1
 
 
 def default_bundle() -> ModelBundle:
@@ -98,12 +98,7 @@ class EmotionModelHandler(ModelHandler[StepWindow, WindowPrediction, LoadedModel
     def load_model(self) -> LoadedModel:
         bundle = open_bundle(self._uri)
         device = resolve_device(self._device)
-        if device.type == "cpu":
-            # One intra-op thread: runners give each core its own worker process (Dataflow: one SDK
-            # process per vCPU; the DirectRunner's multi_processing: one per --direct_num_workers), so
-            # torch's default of one thread per core only makes the workers and their ffmpeg and
-            # onnxruntime threads contend (issue 6). The model is a few % of a worker's CPU anyway.
-            torch.set_num_threads(CPU_THREADS)
+        configure_worker(model_on_cpu=device.type == "cpu")  # one torch thread per worker on CPU
         module = bundle.build_model().for_inference().to(device)  # BatchNorm folded: less CPU
         return LoadedModel(module, bundle.version, FaceEmbeddingMemo() if device.type == "cpu" else None)
 

@@ -1,0 +1,17 @@
+"""Pipeline tests run Beam's in-process runners: the worker settings they apply (transforms/worker.py)
+change this test process. torch's thread count is put back after each test, so later tests (training
+ones above all) see the process as they would alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored() -> Iterator[None]:
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
