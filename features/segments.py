@@ -29,8 +29,9 @@ from scipy.optimize import linear_sum_assignment
 
 from emotrace.features.track_stats import merge_sums
 from emotrace.features.tracking import iou_matrix
+from emotrace.schemas.boxes import FracCorners
 from emotrace.schemas.config import AnalyzeConfig, GridConfig
-from emotrace.schemas.records import Box, SegmentTracks, TrackSums
+from emotrace.schemas.records import SegmentTracks, TrackSums
 
 
 class Span(NamedTuple):
@@ -101,7 +102,9 @@ def decode_from(start: int, cfg: AnalyzeConfig) -> int:
     return max(0, cfg.grid.first_window_over(start) - cfg.segments.preroll_steps(cfg.grid))
 
 
-def _match(tail: dict[int, dict[int, Box]], head: dict[int, dict[int, Box]]) -> dict[int, int]:
+def _match(
+    tail: dict[int, dict[int, FracCorners]], head: dict[int, dict[int, FracCorners]]
+) -> dict[int, int]:
     """Pairs (head track -> tail track) seen as one face on the steps both segments decoded.
 
     Score of a pair: the IoU of its boxes summed over the shared steps where both are seen, divided by

@@ -25,9 +25,10 @@ from emotrace.features.segments import Span
 from emotrace.features.speech import SpeechActivity
 from emotrace.features.tracking import FaceTracker
 from emotrace.features.windows import StepBuffer, WindowStats, decoded_steps, lane_windows
+from emotrace.schemas.boxes import frac_corners
 from emotrace.schemas.config import AnalyzeConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode
-from emotrace.schemas.records import AudioChunk, Box, FrameChunk, MediaInfo, StepWindow, VideoRef
+from emotrace.schemas.records import AudioChunk, FrameChunk, MediaInfo, StepWindow, VideoRef
 
 END = 1 << 62  # frontier of a stream that is over: it no longer holds any window back
 
@@ -115,7 +116,7 @@ class StepGrid:
     def _file_face(self, face: TrackedFace, step: int, owned: bool) -> None:
         """Keep one tracked face of ``step``: its box for stitching where a neighbouring segment also
         decodes the step, its crop where a window will show it, its track's sums where the step is owned."""
-        box = _corner_box(face.box_norm)
+        box = frac_corners(face.box_norm)
         if step < self.span.start:  # decoded before the first owned step: the previous segment's tail too
             self.stats.head.setdefault(step, {})[face.track_id] = box
         elif owned and self._tail_from is not None and step >= self._tail_from:
@@ -205,11 +206,6 @@ def stage(code: ErrorCode, name: str) -> Iterator[None]:
             code,
             f"{name} raised {type(err).__name__}: {err} ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})",
         ) from err
-
-
-def _corner_box(box_norm: np.ndarray) -> Box:
-    x, y, w, h = (float(v) for v in box_norm)
-    return (x, y, x + w, y + h)
 
 
 def iter_step_windows(

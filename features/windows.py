@@ -13,9 +13,10 @@ import numpy as np
 from emotrace.features.acoustics import AUDIO_FEATURE_NAMES
 from emotrace.features.face_steps import TrackedFace
 from emotrace.features.track_stats import TrackStats
+from emotrace.schemas.boxes import FracCorners
 from emotrace.schemas.config import AnalyzeConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode
-from emotrace.schemas.records import Box, StepWindow, VideoRef
+from emotrace.schemas.records import StepWindow, VideoRef
 
 
 @dataclass
@@ -33,8 +34,8 @@ class WindowStats:
     # Boxes (x0, y0, x1, y1 as fractions of the frame) per step and track on the steps a neighbouring
     # segment also decodes: ``head`` the preroll before the first owned step, ``tail`` the last owned
     # ones. What ``features.segments.stitch_tracks`` matches tracks across segments on.
-    head: dict[int, dict[int, Box]] = field(default_factory=dict)
-    tail: dict[int, dict[int, Box]] = field(default_factory=dict)
+    head: dict[int, dict[int, FracCorners]] = field(default_factory=dict)
+    tail: dict[int, dict[int, FracCorners]] = field(default_factory=dict)
 
 
 class StepBuffer:

@@ -18,13 +18,13 @@ from emotrace.datasets.inputs import InputEntry
 from emotrace.pipelines.options import UsageError
 from emotrace.schemas import naming
 from emotrace.schemas.errors import Status
+from emotrace.schemas.keys import InputKey, key_of
 from emotrace.schemas.uris import canonical_uri
 from emotrace.transforms import io as fs
 from emotrace.transforms import publish
 from emotrace.transforms.faults import FaultPlan
-from emotrace.transforms.outcomes import Key, key_of
 
-__all__ = ["Key", "drop_done", "ok_keys", "prepare"]
+__all__ = ["drop_done", "ok_keys", "prepare"]
 
 
 def _family(runs: set[str], run_id: str) -> list[str]:
@@ -59,10 +59,10 @@ def prepare(
     )
 
 
-def ok_keys(output: str) -> set[Key]:
+def ok_keys(output: str) -> set[InputKey]:
     """(canonical video_uri, post_id) of every input with an ``ok`` row in a committed run. Rows written
     before URIs were canonical are read in canonical form too (relative ones against this directory)."""
-    keys: set[Key] = set()
+    keys: set[InputKey] = set()
     for uri in publish.committed_files(output, "videos"):
         with fs.open_binary(uri) as f:
             table = pq.read_table(f, columns=["video_uri", "post_id", "status"])
@@ -72,5 +72,5 @@ def ok_keys(output: str) -> set[Key]:
     return keys
 
 
-def drop_done(entries: list[InputEntry], done: set[Key]) -> list[InputEntry]:
+def drop_done(entries: list[InputEntry], done: set[InputKey]) -> list[InputEntry]:
     return [e for e in entries if key_of(e.item) not in done]  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from emotrace.schemas.boxes import FracCorners
 from emotrace.schemas.errors import Status
 
 
@@ -101,7 +102,7 @@ class StepWindow(NamedTuple):
     valid: np.ndarray
     speech_prob: np.ndarray | None = None  # last, with a default: older constructors keep working
     face_score: np.ndarray | None = None  # float32[W] detector score; NaN where face_mask is False
-    face_box: np.ndarray | None = None  # float32[W, 4] (x, y, w, h) / frame size; NaN where no face
+    face_box: np.ndarray | None = None  # float32[W, 4] NormBox rows (schemas.boxes); NaN where no face
 
 
 class WindowPrediction(NamedTuple):
@@ -140,9 +141,6 @@ class TrackSums(NamedTuple):
     sum_area: float  # box area / frame area, summed over the steps
 
 
-Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels
-
-
 @dataclass(frozen=True)
 class SegmentTracks:
     """The face tracks one segment saw, under the segment's own (local) track ids.
@@ -159,8 +157,8 @@ class SegmentTracks:
     n_segments: int
     start_step: int
     sums: dict[int, TrackSums]
-    head: dict[int, dict[int, Box]]
-    tail: dict[int, dict[int, Box]]
+    head: dict[int, dict[int, FracCorners]]
+    tail: dict[int, dict[int, FracCorners]]
 
 
 @dataclass(frozen=True)

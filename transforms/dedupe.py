@@ -14,10 +14,10 @@ import apache_beam as beam
 
 from emotrace.datasets.inputs import InputEntry
 from emotrace.schemas.errors import ErrorCode, Status
+from emotrace.schemas.keys import InputKey, key_of
 from emotrace.schemas.records import VideoOutcome, VideoRef
-from emotrace.transforms.outcomes import Key, key_of
 
-Grouped = tuple[Key, Iterable[InputEntry]]
+Grouped = tuple[InputKey, Iterable[InputEntry]]
 
 
 def _ordered(entries: Iterable[InputEntry]) -> list[InputEntry]:

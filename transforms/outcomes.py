@@ -13,17 +13,12 @@ from typing import Any
 import apache_beam as beam
 
 from emotrace.schemas.errors import ErrorCode, Status
-from emotrace.schemas.records import StepWindow, VideoOutcome, VideoRef
+from emotrace.schemas.keys import InputKey, key_of
+from emotrace.schemas.records import StepWindow, VideoOutcome
 from emotrace.schemas.rows import Row, video_row
 
-Key = tuple[str, str]
 
-
-def key_of(ref: VideoRef) -> Key:
-    return (ref.video_uri, ref.post_id)
-
-
-def failed_windows(failure: tuple[Any, Exception]) -> Iterable[tuple[Key, str]]:
+def failed_windows(failure: tuple[Any, Exception]) -> Iterable[tuple[InputKey, str]]:
     """RunInference's dead letters are (batch, exception): blame every video in the batch."""
     batch, exc = failure
     windows: list[StepWindow] = list(batch) if isinstance(batch, (list, tuple)) else [batch]
@@ -70,7 +65,7 @@ def merge_segments(outcomes: list[VideoOutcome]) -> VideoOutcome:
 
 
 def final_row(
-    joined: tuple[Key, dict[str, list[Any]]], run_id: str, model_version: str, config_hash: str
+    joined: tuple[InputKey, dict[str, list[Any]]], run_id: str, model_version: str, config_hash: str
 ) -> Row:
     _, parts = joined
     outcome = merge_segments(parts["outcome"])  # one per segment, by construction of ExtractWindows
