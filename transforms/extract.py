@@ -20,7 +20,7 @@ from emotrace.features.faces import detector_for
 from emotrace.features.segments import Span, plan_segments
 from emotrace.features.step_grid import StepGrid, iter_step_windows
 from emotrace.features.windows import WindowStats
-from emotrace.media.decode import iter_audio, iter_frames
+from emotrace.media.decode import open_streams
 from emotrace.media.limits import check_limits, check_scheme
 from emotrace.media.probe_worker import ProbeWorker
 from emotrace.schemas.config import AnalyzeConfig
@@ -179,9 +179,7 @@ class ExtractWindows(beam.DoFn):
         message: str | None
         try:
             start_s = span.first * self._cfg.grid.step_s
-            frames = iter_frames(path, seg.info, self._cfg.decode, start_s, reuse_buffer=True)
-            audio = iter_audio(path, seg.info, self._cfg.decode, start_s)
-            yield from iter_step_windows(grid, frames, audio)
+            yield from iter_step_windows(grid, *open_streams(path, seg.info, self._cfg.decode, start_s))
         except EmotraceError as err:  # bad input found while decoding
             status, code, message = err.status, err.code, err.message
         except Exception as err:  # a bug, not bad input
