@@ -172,7 +172,7 @@ def iter_step_windows(
         raise ValueError(f"bad segment span {span}: start and end must be whole windows of {w} steps")
     tail_from = start if end is None else max(start, end - cfg.segments.preroll_steps(grid))
     tracker = FaceTracker(cfg.faces)
-    faces_in = RoiFaceDetector(detector, cfg.faces)  # full frames every k-th frame, ROIs between
+    faces_in = RoiFaceDetector(detector, cfg.faces, (info.width, info.height))  # full frames every k-th
     acoustics = StepAcoustics(cfg.audio, grid.step_s)
     speech = SpeechActivity(grid.step_s)
     buf = _StepBuffer()

@@ -57,11 +57,13 @@ class DecodeConfig:
 class FaceConfig:
     score_threshold: float = 0.8  # RetinaFace confidence
     nms_threshold: float = 0.4
-    min_face_px: int = 20  # shorter box side, in the decoded frame's pixels
+    min_face_px: int = 20  # shorter box side, in the video's own pixels (as displayed, before decoding)
     crop_size_px: int = 64  # aligned crop fed to the face branch (the bundle may override)
     track_iou: float = 0.3  # minimum IoU to extend a track
     track_max_missed_steps: int = 10  # a track survives this many steps without a detection
-    # Detection input: frames scaled so the longer side is at most this (None: the decoded size).
+    # Full-frame pass: the longer side of the network input that looks for faces (features/full_frame.py).
+    # None: chosen so that a face of min_face_px is ~10 px there, at least 640 px (720p: 640 px); frames
+    # decoded smaller than the video (1080p at 1280 px) are taken as they are.
     detect_max_side_px: int | None = None
     backend: str = "onnxruntime"  # onnxruntime | torch | auto (torch on CUDA with the gpu extra)
     device: str = "cpu"  # torch device of the detector (torch backend only)
