@@ -78,11 +78,14 @@ class FaceConfig:
     # Appearance cue (features/appearance.py): weight of (1 - cosine similarity) in the association
     # cost, the similarity below which a pair is never linked, and the similarity above which a track
     # that lost IoU contact (a crossing, a short miss) may take a detection up to
-    # ``track_reid_shift`` face sides away per step elapsed.
+    # ``track_reid_shift`` face sides per step elapsed away from where its velocity puts it, or up to
+    # ``track_new_shift`` face sides per step from its only box while its velocity is unknown (small
+    # faces in a wide shot move a face side or two per analysis step: docs/faces.md).
     track_appearance_weight: float = 0.5
     track_min_similarity: float = 0.3
     track_reid_similarity: float = 0.6
     track_reid_shift: float = 0.5
+    track_new_shift: float = 2.0
 
 
 @dataclass(frozen=True)
