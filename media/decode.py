@@ -1,8 +1,8 @@
 """Stream decoded frames and audio samples out of ffmpeg in bounded memory.
 
-Both readers hold one chunk at a time: ``chunk_frames x H x W x 3`` bytes of frames (35 MB at the
-defaults) or ``audio_chunk_s x sr x 4`` bytes of audio (640 KB). Closing a generator early kills its
-ffmpeg. Errors: EmotraceError(DECODE_FAILED | DECODE_TIMEOUT) from the runner.
+Both readers hold one chunk at a time: ``chunk_frames x H x W x 3`` bytes of frames, at most
+``chunk_max_bytes`` (36 MB), or ``audio_chunk_s x sr x 4`` bytes of audio (640 KB). Closing a generator
+early kills its ffmpeg. Errors: EmotraceError(DECODE_FAILED | DECODE_TIMEOUT) from the runner.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ _F32_BYTES = 4
 def iter_frames(
     path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 0.0, reuse_buffer: bool = False
 ) -> Iterator[FrameChunk]:
-    """Yield RGB frames sampled at ``cfg.frame_rate_hz``, in chunks of at most ``cfg.chunk_frames``.
+    """Yield RGB frames sampled at ``cfg.frame_rate_hz``, in chunks of at most ``cfg.chunk_frames``
+    frames and ``cfg.chunk_max_bytes`` bytes (at least one frame).
 
     Each chunk: ``frames`` uint8[T, H, W, 3] (writable), (W, H) = ``frame_size(info, cfg)``, i.e. the
     displayed size scaled so the longer side is <= ``cfg.max_side_px``; ``t_s`` float64[T] seconds.
@@ -44,9 +45,9 @@ def iter_frames(
     frame_bytes = width * height * 3
     argv = video_frames_argv(path, info, cfg, start_s=start_s)
     n_done = 0
-    for block in iter_blocks(
-        argv, frame_bytes * cfg.chunk_frames, timeout_s=cfg.timeout_s, reuse=reuse_buffer
-    ):
+    # Large frames come in fewer per chunk: one chunk's bytes stay bounded whatever the decode size.
+    chunk_frames = max(1, min(cfg.chunk_frames, cfg.chunk_max_bytes // frame_bytes))
+    for block in iter_blocks(argv, frame_bytes * chunk_frames, timeout_s=cfg.timeout_s, reuse=reuse_buffer):
         n, leftover = divmod(len(block), frame_bytes)
         if leftover:
             # Only a killed or confused ffmpeg writes a partial frame; never reshape garbage.

@@ -36,17 +36,26 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
         "--step", type=float, default=None, help="trace step in seconds (default: the model bundle's step)"
     )
     parser.add_argument(
-        "--max-side", type=int, default=d.max_side_px, help="frames scaled to this longest side"
+        "--max-side",
+        type=int,
+        default=d.max_side_px,
+        help="frames decoded at most this large on their longest side (720p as is, 1080p at 1280x720)",
     )
     parser.add_argument(
         "--face-threshold", type=float, default=f.score_threshold, help="RetinaFace score threshold"
     )
-    parser.add_argument("--min-face", type=int, default=f.min_face_px, help="smallest face side in pixels")
+    parser.add_argument(
+        "--min-face",
+        type=int,
+        default=f.min_face_px,
+        help="smallest face found: shorter side of its box in the video's own pixels (before --max-side)",
+    )
     parser.add_argument(
         "--face-max-side",
         type=int,
         default=f.detect_max_side_px,
-        help="frames scaled to this longest side for face detection only (default: as decoded)",
+        help="longest side of the full-frame face pass's input (default: where a --min-face face is 10 px, "
+        "at least 640; small faces are then confirmed on zoomed crops; docs/faces.md)",
     )
     parser.add_argument(
         "--face-backend", default=f.backend, choices=["onnxruntime", "torch", "auto"], help="detector runtime"

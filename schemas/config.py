@@ -43,8 +43,11 @@ ALLOWED_CONTAINER_FORMATS = "mov,matroska,avi,flv,mpegts,mpeg,ogg,asf,wav,mp3,aa
 class DecodeConfig:
     frame_rate_hz: float = 5.0  # analysis frame rate (frames sampled by ffmpeg's fps filter)
     sample_rate_hz: int = 16_000  # audio is resampled to mono float32 at this rate
-    max_side_px: int = 640  # frames scaled down inside ffmpeg so the longer side is at most this
-    chunk_frames: int = 50  # frames per streamed chunk (bounds memory: 50 x 640 x 360 x 3 = 35 MB)
+    # Frames are scaled down inside ffmpeg so the longer side is at most this: 720p arrives as is, 1080p
+    # at 1280x720, where a face of 24 px is still 16 px for the zoomed second look (docs/faces.md).
+    max_side_px: int = 1280
+    chunk_frames: int = 50  # frames per streamed chunk at most (50 x 640 x 360 x 3 = 35 MB)
+    chunk_max_bytes: int = 36 * 2**20  # and at most this many bytes (1280x720: 13 frames, 35 MB)
     audio_chunk_s: float = 10.0  # seconds of audio per streamed chunk
     timeout_s: float = 1800.0  # per-video wall-clock limit for one ffmpeg process
     max_duration_s: float = 4 * 3600.0  # longer inputs are skipped with a clear code
