@@ -73,7 +73,7 @@ def test_video_argv_decodes_first_real_video_stream_to_rgb_at_the_grid() -> None
     url = _value_after(argv, "-i")
     assert url.startswith("file:/") and url.endswith("/videos/a b.mp4")  # absolute, never a protocol
     assert _value_after(argv, "-map") == "0:V:0"
-    assert _value_after(argv, "-f") == "rawvideo" and _value_after(argv, "-pix_fmt") == "rgb24"
+    assert _value_after(argv, "-f") == "rawvideo" and _value_after(argv, "-pix_fmt") == "yuv420p"
     vf = _value_after(argv, "-vf")
     assert vf.startswith("fps=fps=5:start_time=0:round=up,") and "scale=w=640:h=360" in vf
     assert "-an" in argv and argv[-1] == "pipe:"
