@@ -90,6 +90,7 @@ def test_new_face_modules_load_neither_beam_nor_torch() -> None:
     import sys
 
     mods = ["face_backends", "appearance", "face_steps", "track_stats", "faces", "tracking", "windows"]
+    mods += ["zoom", "full_frame", "roi_detect"]
     imports = "; ".join(f"import emotrace.features.{m}" for m in mods)
     code = (
         f"import sys; {imports}; print(sorted({{'apache_beam', 'torch', 'onnx2torch'}} & set(sys.modules)))"
