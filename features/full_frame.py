@@ -7,8 +7,9 @@ against ~14 ms at 640x360. Yet the same network at 640x360 still *scores* a face
 for 99 % of them, with ~2 false boxes per frame. So the full-frame pass is two stages:
 
 1. **proposals**: the whole frame at the scale where a face of ``min_face_px`` is ``PROPOSAL_FACE_PX``
-   (10 px) in the network input, but at least 640 px wide (720p at 640x360, 1080p decoded at 1280 px
-   at 960x540), every box scoring ``CANDIDATE_SCORE`` (0.02) or more;
+   (10 px) in the network input, but at least 640 px wide (720p, decoded at 854x480: 640x360); for
+   videos larger than 720p the decoded frame as it is (1080p: 1280x720, see ``proposal_side``); every
+   box from ``CANDIDATE_SCORE`` (0.01, boxes under ``RELIABLE_NET_PX``) or ``LARGE_DOUBT_SCORE``;
 2. **second look**: every other box (not inside a face already sure: scoring the usual threshold and
    at least ``RELIABLE_NET_PX`` in the input) is looked at again on its own canvas from the decoded
    frame, a small face enlarged to ~48 px (``features.zoom``), and kept only if the detector finds it
@@ -40,22 +41,24 @@ MAX_CANDIDATES = 64
 # Never a proposal input smaller than 640 px (the full-frame input before small faces were looked for):
 # large faces keep the boxes and landmarks they had, and a 640x360 video costs what it did.
 MIN_NET_SIDE_PX = 640
+HD_LONG_SIDE_PX = 1280  # videos larger than this (past 720p) get the proposal pass on the whole frame
 
 
 def proposal_side(
-    frame_hw: tuple[int, int], min_face_px: float, override: int | None, scaled_down: bool = False
+    frame_hw: tuple[int, int], min_face_px: float, override: int | None, whole_frame: bool = False
 ) -> int:
     """Longest side of the proposal pass's network input for frames of ``frame_hw`` (H, W), where
     ``min_face_px`` is the smallest face wanted, in those frames' pixels; ``override`` (the user's
     ``--face-max-side``) sets it instead. Never larger than the frame, nor (without an override)
-    smaller than ``MIN_NET_SIDE_PX``. ``scaled_down``: the frames were decoded smaller than the video
-    (1080p at 1280 px); the pass then takes them as they are: on 1080p H.264 a 24 px face scaled to
-    12 px in the input gets a proposal 93 % of the time, at 16 px (the 1280 px frame) 97 %
-    (docs/faces.md), where on 720p 12 px already gives 99 %."""
+    smaller than ``MIN_NET_SIDE_PX``. ``whole_frame``: the video is larger than 720p
+    (``HD_LONG_SIDE_PX``); the pass then takes the frames as they are (1080p decoded at 1280 px): on
+    1080p H.264 a 24 px face at 12 px in the input gets a proposal 93 % of the time, at 16 px 97 %, and
+    10 1080p groups of ten lost 7 faces of 24-27 px at 12 px, 1 at 16 (docs/faces.md), where on 720p
+    12 px already gives 99 %."""
     longer = max(frame_hw)
     if override is not None:
         return min(longer, override)
-    if scaled_down:
+    if whole_frame:
         return longer
     scale = min(1.0, PROPOSAL_FACE_PX / max(min_face_px, 1e-6))
     return min(longer, max(MIN_NET_SIDE_PX, round(longer * scale)))

@@ -36,7 +36,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from emotrace.features.faces import FaceDetector
-from emotrace.features.full_frame import full_frame_faces, proposal_side
+from emotrace.features.full_frame import HD_LONG_SIDE_PX, full_frame_faces, proposal_side
 from emotrace.features.tracking import iou_matrix
 from emotrace.features.zoom import Detector, look_again
 from emotrace.schemas.config import FaceConfig
@@ -66,7 +66,9 @@ class RoiFaceDetector:
             raise ValueError(f"roi_px={cfg.roi_px} is too small for RetinaFace; use >= 32")
         self.detector = detector
         self.cfg = cfg
-        self._source_w = source_px[0] if source_px is not None and source_px[0] > 0 else None
+        known = source_px is not None and min(source_px) > 0
+        self._source_w = source_px[0] if known else None
+        self._source_long = max(source_px) if known else None
         self._last: list[FaceDetection] = []
         self._motion: list[np.ndarray] = []  # per face of _last: its centre's move over the last frame
         self._since_full: int | None = None  # frames since the last full-frame detection
@@ -95,8 +97,8 @@ class RoiFaceDetector:
         if not len(frames) or not isinstance(self.detector, FaceDetector):
             return self.detector.detect(frames)
         cfg, min_face = self.cfg, self.min_face_px(frames[0])
-        scaled_down = self._source_w is not None and frames[0].shape[1] < self._source_w
-        side = proposal_side(frames[0].shape[:2], min_face, cfg.detect_max_side_px, scaled_down)
+        hd = self._source_long is not None and self._source_long > HD_LONG_SIDE_PX
+        side = proposal_side(frames[0].shape[:2], min_face, cfg.detect_max_side_px, hd)
         return full_frame_faces(
             self.detector, frames, min_face, cfg.roi_px, side, cfg.score_threshold, cfg.nms_threshold
         )

@@ -39,7 +39,14 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
         "--max-side",
         type=int,
         default=d.max_side_px,
-        help="frames decoded at most this large on their longest side (720p as is, 1080p at 1280x720)",
+        help="frames decoded at most this large on their longest side (and at least 640 px)",
+    )
+    parser.add_argument(
+        "--decode-scale",
+        type=float,
+        default=d.scale,
+        help="frames decoded at this fraction of the video's size, within 640 px and --max-side: 720p "
+        "at 854x480, 1080p at 1280x720 (1: full size, for faces under 20 px)",
     )
     parser.add_argument(
         "--face-threshold", type=float, default=f.score_threshold, help="RetinaFace score threshold"
@@ -48,7 +55,7 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
         "--min-face",
         type=int,
         default=f.min_face_px,
-        help="smallest face found: shorter side of its box in the video's own pixels (before --max-side)",
+        help="smallest face found: shorter side of its box in the video's own pixels (before decoding)",
     )
     parser.add_argument(
         "--face-max-side",
@@ -135,6 +142,8 @@ def analyze_config(
             f"--step {args.step} differs from the model bundle's step {bundle_step_s}: the model was trained "
             "on that grid; omit --step or use a bundle trained for your step"
         )
+    if not 0.0 < args.decode_scale <= 1.0:
+        raise SystemExit(f"--decode-scale must be in (0, 1], got {args.decode_scale}")
     cfg = AnalyzeConfig()
     return replace(
         cfg,
@@ -143,6 +152,7 @@ def analyze_config(
             cfg.decode,
             frame_rate_hz=args.frame_rate,
             max_side_px=args.max_side,
+            scale=args.decode_scale,
             timeout_s=args.timeout,
             max_duration_s=args.max_duration,
             max_pixels=args.max_pixels,

@@ -36,20 +36,20 @@ FPS = 25.0
 
 # -- the full-frame pass's size and the zoom: pure -------------------------------------------------
 @pytest.mark.parametrize(
-    ("frame_hw", "min_face_px", "override", "scaled_down", "want"),
+    ("frame_hw", "min_face_px", "override", "whole_frame", "want"),
     [
-        ((720, 1280), 20.0, None, False, 640),  # 720p as decoded: a 20 px face is 10 px at 640
-        ((720, 1280), 10.0, None, False, 1280),  # --min-face 10: a 10 px face is 10 px at 1280
+        ((480, 854), 20 * 854 / 1280, None, False, 640),  # 720p decoded at 854: a 20 px face is 10 px
+        ((720, 1280), 10.0, None, False, 1280),  # --min-face 10 on 1280 px frames: 10 px at 1280
         ((720, 1280), 20 * 1280 / 1920, None, True, 1280),  # 1080p decoded at 1280: taken as it is
         ((360, 640), 20.0, None, False, 640),  # never below 640 px: large faces keep their precision
         ((360, 640), 5.0, None, False, 640),  # never above the frame
-        ((720, 1280), 20.0, 800, False, 800),  # --face-max-side sets it
+        ((720, 1280), 20.0, 800, True, 800),  # --face-max-side sets it
     ],
 )
 def test_the_proposal_pass_is_sized_so_the_smallest_face_is_10_px_there(
-    frame_hw: tuple[int, int], min_face_px: float, override: int | None, scaled_down: bool, want: int
+    frame_hw: tuple[int, int], min_face_px: float, override: int | None, whole_frame: bool, want: int
 ) -> None:
-    assert proposal_side(frame_hw, min_face_px, override, scaled_down) == want
+    assert proposal_side(frame_hw, min_face_px, override, whole_frame) == want
     assert MIN_NET_SIDE_PX == 640
 
 
@@ -186,7 +186,7 @@ def test_a_1080p_group_of_ten_faces_of_24_to_60_px_is_found(
     cfg = AnalyzeConfig()
     info = probe(path)
     (frame,) = next(iter_frames(path, info, dataclasses.replace(cfg.decode, chunk_frames=1))).frames
-    assert frame.shape == (720, 1280, 3)  # decoded at the default 1280 px: a 24 px face is 16 px here
+    assert frame.shape == (720, 1280, 3)  # decoded at 2/3 by default: a 24 px face is 16 px here
     faces = RoiFaceDetector(detector, cfg.faces, (info.width, info.height)).detect(frame[None])[0]
     truth = np.stack([p.box for p in placed]) * (1280 / 1920)
     iou = iou_matrix(truth, np.stack([f.box for f in faces])) if faces else np.zeros((10, 1))
