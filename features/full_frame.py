@@ -53,7 +53,7 @@ def proposal_side(
     smaller than ``MIN_NET_SIDE_PX``. ``whole_frame``: the video is larger than 720p
     (``HD_LONG_SIDE_PX``); the pass then takes the frames as they are (1080p decoded at 1280 px): on
     1080p H.264 a 24 px face at 12 px in the input gets a proposal 93 % of the time, at 16 px 97 %, and
-    10 1080p groups of ten lost 7 faces of 24-27 px at 12 px, 1 at 16 (docs/faces.md), where on 720p
+    13 1080p groups of ten lost 7 faces of 24-27 px at 12 px, 1 at 16 (docs/faces.md), where on 720p
     12 px already gives 99 %."""
     longer = max(frame_hw)
     if override is not None:
