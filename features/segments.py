@@ -2,13 +2,15 @@
 
 A one-hour video processed as one element keeps one worker busy for the whole hour of media while the
 others idle. Cut into ``SegmentConfig.segment_s`` pieces, each piece is an element of its own that any
-worker can take (issue 6). Cuts fall on window boundaries, so every model window, and therefore every
-prediction, is exactly the one the uncut video gives; each step is written by exactly one segment.
+worker can take (issue 6). Cuts fall on the windows' hop grid, and a segment cuts every window (of the
+video's one tiling, anchored at step 0) that overlaps the steps it owns, decoding the steps those windows
+reach on either side of the cut for context; so every model window, and therefore every prediction, is
+the one the uncut video gives, and each step is written by exactly one segment (the one that owns it).
 
-What a cut does change is context, and both kinds are restored:
+What a cut does change is the state the decoders and trackers start from, and both kinds are restored:
 
 * audio descriptors and speech activity look back in time, and the face tracker needs a few frames to
-  settle: each segment decodes ``preroll_s`` before its first step without writing it;
+  settle: each segment decodes ``preroll_s`` before its first window without writing it;
 * track ids are per tracker, i.e. per segment: ``stitch_tracks`` matches the tracks of segment k's
   preroll to those of segment k-1's last steps (the same frames, seen by both trackers) by box overlap,
   and numbers the stitched tracks of the whole video.
@@ -40,20 +42,24 @@ STITCH_MIN_IOU = 0.5
 def plan_segments(n_steps: int, cfg: AnalyzeConfig) -> list[Span]:
     """Spans for a video of ``n_steps`` grid steps (0 or less: unknown length, one segment).
 
-    Segments are ``segment_steps`` long (whole windows) except the last, which runs to the end of the
+    Segments are ``segment_steps`` long (whole hops) except the last, which runs to the end of the
     media whatever the container said; a remainder shorter than half a segment joins the one before
     rather than becoming a segment of its own.
     """
     seg = cfg.segments.segment_steps(cfg.grid)
-    pre = cfg.segments.preroll_steps(cfg.grid)
     if seg <= 0 or n_steps <= seg:
         return [(0, 0, None)]
     n = max(1, round(n_steps / seg))
     spans: list[Span] = []
     for k in range(n):
         start = k * seg
-        spans.append((max(0, start - pre), start, (k + 1) * seg if k < n - 1 else None))
+        spans.append((decode_from(start, cfg), start, (k + 1) * seg if k < n - 1 else None))
     return spans
+
+
+def decode_from(start: int, cfg: AnalyzeConfig) -> int:
+    """First step a segment owning steps from ``start`` decodes: ``preroll_s`` before its first window."""
+    return max(0, cfg.grid.first_window_over(start) - cfg.segments.preroll_steps(cfg.grid))
 
 
 def _match(tail: dict[int, dict[int, Box]], head: dict[int, dict[int, Box]]) -> dict[int, int]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emotrace.features.acoustics import AUDIO_FEATURE_NAMES, StepAcoustics
-from emotrace.features.face_steps import track_faces
+from emotrace.features.face_steps import TrackedFace, track_faces
 from emotrace.features.faces import FaceDetector
 from emotrace.features.roi_detect import RoiFaceDetector
 from emotrace.features.speech import SpeechActivity
@@ -49,7 +49,8 @@ class WindowStats:
 class _StepBuffer:
     """Per-step observations for the windows not yet emitted."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_from: int = 0) -> None:
+        self.keep_from = keep_from  # the first step any window shows: earlier faces are tracked, not kept
         self.crops: dict[int, dict[int, np.ndarray]] = {}  # step -> track_id -> uint8[S, S, 3]
         self.face_meta: dict[int, dict[int, np.ndarray]] = {}  # step -> track_id -> f32[5] score,x,y,w,h
         self.audio: dict[int, np.ndarray] = {}  # step -> float32[D]
@@ -64,12 +65,14 @@ class _StepBuffer:
 
 
 def _lane_windows(
-    ref: VideoRef, buf: _StepBuffer, start: int, n_total: int, cfg: AnalyzeConfig, crop_px: int
+    ref: VideoRef, buf: _StepBuffer, start: int, owned: range, cfg: AnalyzeConfig, crop_px: int
 ) -> list[StepWindow]:
-    """All lanes of the window starting at grid step ``start``."""
+    """All lanes of the window starting at grid step ``start`` that write a step: a lane's ``valid``
+    steps are its steps in ``owned`` (this segment's steps, up to the end of the video); the steps around
+    them are the window's context."""
     w = cfg.grid.window_steps
     steps = range(start, start + w)
-    in_video = np.array([s < n_total for s in steps])
+    owns = np.array([s in owned for s in steps])
     n_feat = len(AUDIO_FEATURE_NAMES)
     audio = np.zeros((w, n_feat), np.float32)
     audio_mask = np.zeros(w, bool)
@@ -92,12 +95,14 @@ def _lane_windows(
                 faces[i], mask[i] = crop, True
                 meta[i] = buf.face_meta[s][track]
         face_any |= mask
+        if not (mask & owns).any():  # this face is seen only in the context (another segment's steps)
+            continue
         windows.append(
             StepWindow(
-                ref, track, start, cfg.grid.step_s, faces, mask, audio, audio_mask, mask & in_video, speech
+                ref, track, start, cfg.grid.step_s, faces, mask, audio, audio_mask, mask & owns, speech
             )._replace(face_score=meta[:, 0], face_box=meta[:, 1:])
         )
-    faceless = in_video & ~face_any
+    faceless = owns & ~face_any
     if faceless.any():
         empty = np.zeros((w, crop_px, crop_px, 3), np.uint8)
         windows.append(
@@ -115,6 +120,33 @@ def _lane_windows(
             )
         )
     return windows
+
+
+def _file_face(
+    face: TrackedFace,
+    step: int,
+    owned: bool,
+    buf: _StepBuffer,
+    stats: WindowStats,
+    start: int,
+    tail_from: int | None,
+) -> None:
+    """Keep one tracked face of ``step``: its box for stitching where a neighbouring segment also decodes
+    the step, its crop where a window will show it (``step`` at or after ``buf.keep_from``), and its
+    track's sums where the step is this segment's own (``owned``)."""
+    if step < start:  # decoded before the first owned step: the previous segment's tail sees it too
+        stats.head.setdefault(step, {})[face.track_id] = _corner_box(face.box_norm)
+    elif owned and tail_from is not None and step >= tail_from:
+        stats.tail.setdefault(step, {})[face.track_id] = _corner_box(face.box_norm)
+    if step < buf.keep_from:  # preroll: tracked for stitching only
+        return
+    buf.crops.setdefault(step, {})[face.track_id] = face.crop
+    buf.face_meta.setdefault(step, {})[face.track_id] = np.concatenate([[face.score], face.box_norm]).astype(
+        np.float32
+    )
+    if owned:
+        stats.track_ids.add(face.track_id)
+        stats.track_stats.add(step, face.track_id, face.score, face.area_frac)
 
 
 def _corner_box(box_norm: np.ndarray) -> Box:
@@ -154,28 +186,33 @@ def iter_step_windows(
     stats: WindowStats | None = None,
     span: tuple[int, int, int | None] | None = None,
 ) -> Iterator[StepWindow]:
-    """Windows of ``cfg.grid.window_steps`` steps for every lane, in time order.
+    """Windows of ``cfg.grid.window_steps`` steps for every lane, in time order, one every
+    ``cfg.grid.hop`` steps (overlapping when the hop is shorter than a window: ``features/blend.py``).
 
     ``frames`` and ``audio`` are the streaming decoders' outputs (empty when a stream is absent). A
     chunk is finished with (crops copied out) before the next is pulled, so decoders may reuse buffers.
     A step takes the first frame whose timestamp falls in it; steps without a frame have no face.
 
     ``span`` = (first, start, end) makes this one segment of the video (``features.segments``): the
-    streams begin at step ``first`` (the preroll: decoded for context and tracking, never written),
-    windows cover steps ``start`` (a multiple of the window length) up to ``end`` (None: the end of the
-    media), and decoding stops once both streams have passed ``end``. None: the whole video.
+    segment owns (writes) steps ``start`` (on the hop grid) up to ``end`` (None: the end of the media);
+    it cuts every window of the video's tiling that overlaps them, so the windows reach up to
+    ``window_steps - hop`` steps past ``end`` and before ``start``: decoded for those windows' context,
+    never written. The streams begin at step ``first`` (the preroll before the first window: decoded
+    for tracking, never written) and stop once both have passed that context. None: the whole video.
     """
     stats = stats if stats is not None else WindowStats()
-    grid, w = cfg.grid, cfg.grid.window_steps
+    grid, w, hop = cfg.grid, cfg.grid.window_steps, cfg.grid.hop
     first, start, end = span if span is not None else (0, 0, None)
-    if start % w or not 0 <= first <= start or (end is not None and (end <= start or end % w)):
-        raise ValueError(f"bad segment span {span}: start and end must be whole windows of {w} steps")
+    if start % hop or not 0 <= first <= start or (end is not None and (end <= start or end % hop)):
+        raise ValueError(f"bad segment span {span}: start and end must be on the hop grid of {hop} steps")
     tail_from = start if end is None else max(start, end - cfg.segments.preroll_steps(grid))
+    horizon = _END if end is None else end + grid.context_after  # decoded up to here (exclusive)
+    window0 = grid.first_window_over(start)  # steps before it are preroll: tracked, not kept
     tracker = FaceTracker(cfg.faces)
     faces_in = RoiFaceDetector(detector, cfg.faces, (info.width, info.height))  # full frames every k-th
     acoustics = StepAcoustics(cfg.audio, grid.step_s)
     speech = SpeechActivity(grid.step_s)
-    buf = _StepBuffer()
+    buf = _StepBuffer(keep_from=window0)
     frame_it: Iterator[FrameChunk] | None = iter(frames) if info.has_video else None
     audio_it: Iterator[AudioChunk] | None = iter(audio) if info.has_audio else None
     video_front = first if frame_it else _END  # first step not yet covered by decoded frames
@@ -183,7 +220,7 @@ def iter_step_windows(
     n_audio_steps = first  # the audio stream starts at step ``first``
     n_video_steps = first  # steps up to the last decoded frame
     n_total = grid.n_steps(info.duration_s)
-    next_window = start // w
+    next_window = window0 // hop
 
     def add_audio(feats: np.ndarray) -> None:
         nonlocal n_audio_steps
@@ -206,9 +243,9 @@ def iter_step_windows(
         for i, t in enumerate(chunk.t_s):
             step = grid.step_of(float(t))
             last = max(last, step)
-            if step < 0 or step in buf.seen_frame or (end is not None and step >= end):
+            if step < 0 or step in buf.seen_frame or step >= horizon:
                 continue
-            if step >= start and step < next_window * w:  # its window is already out
+            if window0 <= step < next_window * hop:  # every window over it is already out
                 continue
             buf.seen_frame.add(step)
             keep.append((i, step))
@@ -219,18 +256,10 @@ def iter_step_windows(
             run = i1 - i0 == len(keep)
             detections = faces_in.detect(chunk.frames[i0:i1] if run else chunk.frames[[i for i, _ in keep]])
             for (i, step), dets in zip(keep, detections, strict=True):
+                owned = start <= step < (horizon if end is None else end)
                 for face in track_faces(chunk.frames[i], dets, tracker, step, crop_px):
-                    if step < start:  # preroll: tracked for stitching, not written
-                        stats.head.setdefault(step, {})[face.track_id] = _corner_box(face.box_norm)
-                        continue
-                    if end is not None and step >= tail_from:
-                        stats.tail.setdefault(step, {})[face.track_id] = _corner_box(face.box_norm)
-                    buf.crops.setdefault(step, {})[face.track_id] = face.crop
-                    meta = np.concatenate([[face.score], face.box_norm]).astype(np.float32)
-                    buf.face_meta.setdefault(step, {})[face.track_id] = meta
-                    stats.track_ids.add(face.track_id)
-                    stats.track_stats.add(step, face.track_id, face.score, face.area_frac)
-                if dets and step >= start:
+                    _file_face(face, step, owned, buf, stats, start, tail_from if end is not None else None)
+                if dets and owned:
                     stats.n_face_steps += 1
         if last >= 0:
             video_front = max(video_front, last)  # the last step may still get no more frames
@@ -243,10 +272,10 @@ def iter_step_windows(
             close()  # kills that stream's ffmpeg: the rest of the file belongs to later segments
 
     while True:
-        if frame_it is not None and end is not None and video_front >= end:
+        if frame_it is not None and video_front >= horizon:
             stop(frame_it)
             frame_it, video_front = None, _END
-        elif audio_it is not None and end is not None and audio_front >= end:
+        elif audio_it is not None and audio_front >= horizon:
             stop(audio_it)
             audio_it, audio_front = None, _END
         elif frame_it is not None and video_front <= audio_front:
@@ -268,14 +297,16 @@ def iter_step_windows(
                 limit, max(n_video_steps, n_audio_steps), start, n_total, grid.step_s, stats
             )
         # Once both streams are exhausted the front is _END: only the limit bounds the last windows.
-        while (not done and (next_window + 1) * w <= front and (end is None or next_window * w < end)) or (
-            done and next_window * w < limit
+        # The steps windows may write: this segment's, up to where the media is known to reach.
+        writable = range(start, limit if done else n_total if end is None else min(end, n_total))
+        while (not done and next_window * hop + w <= front and next_window * hop < writable.stop) or (
+            done and next_window * hop < limit
         ):
-            for window in _lane_windows(ref, buf, next_window * w, limit if done else n_total, cfg, crop_px):
+            for window in _lane_windows(ref, buf, next_window * hop, writable, cfg, crop_px):
                 stats.n_windows += 1
                 yield window
             next_window += 1
-            buf.drop_before(next_window * w)
+            buf.drop_before(next_window * hop)
         if done:
             break
     stats.n_steps = max(0, limit - start)

@@ -13,6 +13,7 @@ from fractions import Fraction
 import ffmpeg
 
 from emotrace.media.ffmpeg_bin import ffmpeg_exe
+from emotrace.media.limits import decode_span_s
 from emotrace.schemas.config import DecodeConfig
 from emotrace.schemas.records import MediaInfo
 
@@ -71,15 +72,27 @@ def _rate(rate_hz: float) -> str:
     return str(Fraction(rate_hz).limit_denominator(1_000_000))
 
 
-def _input(path: str, cfg: DecodeConfig, start_s: float) -> ffmpeg.nodes.FilterableStream:
+def _input(path: str, cfg: DecodeConfig, start_s: float, **options: object) -> ffmpeg.nodes.FilterableStream:
     """The input node; ``start_s`` > 0 seeks there first (an input option: ffmpeg jumps to the keyframe
     before it and decodes, without output, up to ``start_s``, which becomes time 0 of the output)."""
     if start_s < 0:
         raise ValueError(f"start_s must be >= 0, got {start_s}")
     seek = {"ss": f"{start_s:.6f}"} if start_s > 0 else {}
     return ffmpeg.input(
-        input_url(path), protocol_whitelist=PROTOCOL_WHITELIST, format_whitelist=cfg.format_whitelist, **seek
+        input_url(path),
+        protocol_whitelist=PROTOCOL_WHITELIST,
+        format_whitelist=cfg.format_whitelist,
+        **seek,
+        **options,
     )
+
+
+def frames_margin_s(cfg: DecodeConfig) -> float:
+    """Two analysis frames: what the frame decoder may emit past ``--max-duration`` (media.limits)."""
+    return 2.0 / cfg.frame_rate_hz
+
+
+AUDIO_MARGIN_S = 0.5  # what the audio decoder may emit past --max-duration (media.limits)
 
 
 def video_frames_argv(
@@ -102,8 +115,18 @@ def video_frames_argv(
     width, height = frame_size(info, cfg)
     fps = f"fps=fps={_rate(cfg.frame_rate_hz)}:start_time=0:round=up"
     vf = f"{fps},scale=w={width}:h={height}:flags=area"
-    stream = _input(path, cfg, start_s).output(
-        "pipe:", map="0:V:0", vf=vf, f="rawvideo", pix_fmt="yuv420p", an=None, sn=None, dn=None
+    # Limits on what is decoded, not on what the header says: the decoder refuses frames past
+    # max_pixels (even after a mid-stream size change), and output stops shortly past max_duration.
+    stream = _input(path, cfg, start_s, max_pixels=cfg.max_pixels).output(
+        "pipe:",
+        map="0:V:0",
+        vf=vf,
+        f="rawvideo",
+        pix_fmt="yuv420p",
+        t=f"{decode_span_s(cfg, start_s, frames_margin_s(cfg)):.6f}",
+        an=None,
+        sn=None,
+        dn=None,
     )
     return _with_exe(stream.get_args(), exe)
 
@@ -124,6 +147,7 @@ def audio_argv(path: str, cfg: DecodeConfig, *, start_s: float = 0.0, exe: str |
         ar=int(cfg.sample_rate_hz),
         f="f32le",
         acodec="pcm_f32le",
+        t=f"{decode_span_s(cfg, start_s, AUDIO_MARGIN_S):.6f}",
         vn=None,
         sn=None,
         dn=None,

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from emotrace.media.argv import audio_argv, frame_size, video_frames_argv
+from emotrace.media.limits import AUDIO_SLACK_S, ran_past_limit, watch_max_pixels
 from emotrace.media.runner import iter_blocks
 from emotrace.schemas.config import DecodeConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode
@@ -52,7 +53,15 @@ def iter_frames(
     # Large frames come in fewer per chunk: one chunk's RGB bytes stay bounded whatever the decode size.
     chunk_frames = max(1, min(cfg.chunk_frames, cfg.chunk_max_bytes // (width * height * 3)))
     rgb = np.empty((chunk_frames, height, width, 3), np.uint8) if reuse_buffer else None
-    for block in iter_blocks(argv, yuv_bytes * chunk_frames, timeout_s=cfg.timeout_s, reuse=reuse_buffer):
+    blocks = iter_blocks(
+        argv,
+        yuv_bytes * chunk_frames,
+        timeout_s=cfg.timeout_s,
+        reuse=reuse_buffer,
+        watch=watch_max_pixels(cfg),
+        unit=yuv_bytes,
+    )
+    for block in blocks:
         n, leftover = divmod(len(block), yuv_bytes)
         if leftover:
             # Only a killed or confused ffmpeg writes a partial frame; never reshape garbage.
@@ -66,6 +75,14 @@ def iter_frames(
             cv2.cvtColor(planes[i], cv2.COLOR_YUV2RGB_I420, dst=frames[i])
         t_s = start_s + (n_done + np.arange(n, dtype=np.float64)) / cfg.frame_rate_hz
         n_done += n
+        # Nothing at or past --max-duration is analysed, whatever the header said (media.limits).
+        keep = int(np.searchsorted(t_s, cfg.max_duration_s - 1e-9))
+        if keep < n:
+            if keep:
+                yield FrameChunk(t_s=t_s[:keep], frames=frames[:keep])
+            if t_s[-1] > cfg.max_duration_s + 0.5 / cfg.frame_rate_hz:
+                raise ran_past_limit(info, cfg, float(t_s[-1]))
+            return
         yield FrameChunk(t_s=t_s, frames=frames)
 
 
@@ -81,6 +98,7 @@ def iter_audio(path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 0
         return
     sr = int(cfg.sample_rate_hz)
     chunk_samples = max(1, round(cfg.audio_chunk_s * sr))
+    limit = max(0, round((cfg.max_duration_s - start_s) * sr))  # samples before --max-duration
     n_done = 0
     for block in iter_blocks(
         audio_argv(path, cfg, start_s=start_s), chunk_samples * _F32_BYTES, timeout_s=cfg.timeout_s
@@ -88,9 +106,20 @@ def iter_audio(path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 0
         if len(block) % _F32_BYTES:
             raise EmotraceError(ErrorCode.DECODE_FAILED, f"ffmpeg ended mid-sample on {path}")
         samples = np.frombuffer(block, dtype="<f4")
-        # AAC decoding and resampling overshoot full scale slightly; the contract is [-1, 1].
-        np.clip(samples, -1.0, 1.0, out=samples)
-        yield AudioChunk(
-            t0_s=start_s + n_done / sr, samples=samples.astype(np.float32, copy=False), sample_rate_hz=sr
-        )
+        if n_done + len(samples) > limit:  # past --max-duration: keep what is before it (media.limits)
+            end = n_done + len(samples)
+            samples = samples[: max(0, limit - n_done)]
+            if end > limit + AUDIO_SLACK_S * sr:
+                if len(samples):
+                    yield _audio_chunk(samples, start_s + n_done / sr, sr)
+                raise ran_past_limit(info, cfg, start_s + end / sr)
+            if not len(samples):
+                return
+        yield _audio_chunk(samples, start_s + n_done / sr, sr)
         n_done += len(samples)
+
+
+def _audio_chunk(samples: np.ndarray, t0_s: float, sr: int) -> AudioChunk:
+    # AAC decoding and resampling overshoot full scale slightly; the contract is [-1, 1].
+    np.clip(samples, -1.0, 1.0, out=samples)
+    return AudioChunk(t0_s=t0_s, samples=samples.astype(np.float32, copy=False), sample_rate_hz=sr)

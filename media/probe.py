@@ -6,6 +6,7 @@ rule turning them into a :class:`MediaInfo` (and is what the unit tests exercise
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import stat
@@ -15,6 +16,7 @@ from typing import NamedTuple
 import av
 
 from emotrace.media.argv import input_url
+from emotrace.media.webp import is_webp, webp_info
 from emotrace.schemas.config import ALLOWED_CONTAINER_FORMATS
 from emotrace.schemas.errors import EmotraceError, ErrorCode
 from emotrace.schemas.records import MediaInfo
@@ -84,20 +86,32 @@ def build_media_info(
     )
 
 
-def probe(path: str, format_whitelist: str = ALLOWED_CONTAINER_FORMATS) -> MediaInfo:
-    """Probe the local file ``path``.
+WEBP_DEMUXER = "webp_anim"  # ffmpeg's animated-WebP demuxer (probed here from the RIFF chunks)
 
-    Raises EmotraceError with INPUT_NOT_FOUND (nothing there), INPUT_UNREADABLE (a folder, a FIFO or
-    device, no permission), FORMAT_NOT_ALLOWED (a container outside ``format_whitelist``, e.g. a concat
-    or HLS playlist), PROBE_FAILED (not parsable media), NO_MEDIA_STREAMS (no audio or video).
+
+def probe(
+    path: str, format_whitelist: str = ALLOWED_CONTAINER_FORMATS, max_pixels: int | None = None
+) -> MediaInfo:
+    """Probe the local file ``path``. In-process and uninterruptible: a pipeline probes through
+    :mod:`emotrace.media.probe_worker`, which runs this in a child process under a deadline.
+
+    ``max_pixels``: a first frame larger than this is not decoded (its rotation is taken as 0): the
+    limit check that follows skips the video, and the probe must not allocate what the limit refuses.
+    Raises EmotraceError with INPUT_NOT_FOUND (nothing there, a broken link), INPUT_UNREADABLE (a folder,
+    a FIFO or device, a link loop, no permission), FORMAT_NOT_ALLOWED (a container outside
+    ``format_whitelist``, e.g. a concat or HLS playlist), PROBE_FAILED (not parsable media),
+    NO_MEDIA_STREAMS (no audio or video).
     """
     _check_readable_file(path)
     # The protocol whitelist stops network access; the format whitelist stops demuxers that open other
     # files (concat, hls, image2): with only the first, an ffconcat file named .mp4 reads a local video.
     options = {"protocol_whitelist": "file", "format_whitelist": format_whitelist}
     try:
+        with open(path, "rb") as f:
+            if is_webp(f.read(12)):
+                return _probe_webp(f, path, format_whitelist)
         with av.open(input_url(path), options=options) as container:
-            return _probe_container(container)
+            return _probe_container(container, max_pixels)
     except EmotraceError:
         raise
     except av.ArgumentError as exc:  # EINVAL from avformat_open_input: the detected demuxer is refused
@@ -112,6 +126,13 @@ def probe(path: str, format_whitelist: str = ALLOWED_CONTAINER_FORMATS) -> Media
         raise EmotraceError(ErrorCode.PROBE_FAILED, f"{path}: not parsable as media: {_reason(exc)}") from exc
 
 
+def _probe_webp(f: io.BufferedReader, path: str, format_whitelist: str) -> MediaInfo:
+    if WEBP_DEMUXER not in format_whitelist.split(","):
+        raise EmotraceError(ErrorCode.FORMAT_NOT_ALLOWED, f"{path}: WebP is not in {format_whitelist}")
+    f.seek(0)
+    return webp_info(f)
+
+
 def _reason(exc: Exception) -> str:
     # FFmpeg's own words ("Invalid data found when processing input") without the repeated file name.
     return getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"
@@ -122,7 +143,8 @@ def _check_readable_file(path: str) -> None:
     try:
         st = os.stat(path)
     except FileNotFoundError as exc:
-        raise EmotraceError(ErrorCode.INPUT_NOT_FOUND, f"no such file: {path}") from exc
+        what = "a broken symbolic link" if os.path.islink(path) else "no such file"
+        raise EmotraceError(ErrorCode.INPUT_NOT_FOUND, f"{what}: {path}") from exc
     except OSError as exc:  # permission on a parent folder, a name too long, ...
         raise EmotraceError(ErrorCode.INPUT_UNREADABLE, f"cannot stat {path}: {exc}") from exc
     if not stat.S_ISREG(st.st_mode):
@@ -132,10 +154,10 @@ def _check_readable_file(path: str) -> None:
         raise EmotraceError(ErrorCode.INPUT_UNREADABLE, f"no read permission on {path}")
 
 
-def _probe_container(container: av.container.InputContainer) -> MediaInfo:
+def _probe_container(container: av.container.InputContainer, max_pixels: int | None) -> MediaInfo:
     video_stream = next((s for s in container.streams.video if not _is_cover_art(s)), None)
     audio_stream = next(iter(container.streams.audio), None)
-    video = _video_facts(container, video_stream) if video_stream is not None else None
+    video = _video_facts(container, video_stream, max_pixels) if video_stream is not None else None
     audio = _audio_facts(audio_stream) if audio_stream is not None else None
     # libavformat already estimates a missing container duration (from the last timestamps or the
     # bitrate), e.g. for WebM written to a pipe without a duration header.
@@ -158,15 +180,19 @@ def _as_float(rate: Fraction | None) -> float | None:
     return float(rate) if rate else None
 
 
-def _video_facts(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> StreamFacts:
+def _video_facts(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, max_pixels: int | None
+) -> StreamFacts:
     ctx = stream.codec_context
+    width, height = int(ctx.width or 0), int(ctx.height or 0)
+    too_large = max_pixels is not None and width * height > max_pixels
     return StreamFacts(
         codec=ctx.name,
         duration_s=_stream_duration_s(stream),
-        width=int(ctx.width or 0),
-        height=int(ctx.height or 0),
+        width=width,
+        height=height,
         fps=_as_float(stream.average_rate) or _as_float(stream.guessed_rate),
-        rotation_deg=_first_frame_rotation(container, stream),
+        rotation_deg=0.0 if too_large else _first_frame_rotation(container, stream),
     )
 
 

@@ -8,6 +8,8 @@ Every call goes through :class:`FfmpegProcess`, which
   and keeps its last ~2 KB for the error message;
 * optionally feeds stdin from an iterable of byte chunks on another thread (encoding raw frames);
 * enforces a time budget by killing the process (``ErrorCode.DECODE_TIMEOUT``);
+* optionally watches stderr for a refusal (``watch``, e.g. a frame past ``-max_pixels``): ffmpeg is killed
+  at once and the reader gets that error instead of more output;
 * checks the exit status (``ErrorCode.DECODE_FAILED`` with the stderr tail).
 
 The budget counts the time spent *waiting on ffmpeg* (blocked reads and the final wait), not the time
@@ -29,6 +31,7 @@ from emotrace.media.argv import GLOBAL_ARGS, PROTOCOL_WHITELIST
 from emotrace.schemas.errors import EmotraceError, ErrorCode
 
 STDERR_TAIL_BYTES = 2048  # enough for ffmpeg's last few error lines, small enough for a table cell
+StderrWatch = Callable[[bytes], EmotraceError | None]  # stderr tail -> the error that stops ffmpeg, or None
 _PIPE_READ_BYTES = 1 << 16
 
 
@@ -71,9 +74,16 @@ class FfmpegProcess:
     """
 
     def __init__(
-        self, argv: Sequence[str], *, timeout_s: float, stdin_chunks: Iterable[bytes] | None = None
+        self,
+        argv: Sequence[str],
+        *,
+        timeout_s: float,
+        stdin_chunks: Iterable[bytes] | None = None,
+        watch: StderrWatch | None = None,
     ) -> None:
         self.argv = check_argv(argv)
+        self._watch = watch
+        self._refused: EmotraceError | None = None
         self.timeout_s = float(timeout_s)
         self._stdin_chunks = stdin_chunks
         self._proc: subprocess.Popen[bytes] | None = None
@@ -113,11 +123,12 @@ class FfmpegProcess:
                 pipe.close()
 
     # -- reading ---------------------------------------------------------------------------------
-    def blocks(self, block_size: int, reuse: bool = False) -> Iterator[bytearray | memoryview]:
+    def blocks(self, block_size: int, reuse: bool = False, unit: int = 1) -> Iterator[bytearray | memoryview]:
         """Yield stdout in blocks of exactly ``block_size`` bytes; the last one may be shorter.
 
         The exit status is checked at end of stream *before* the last block is yielded, so a failed
-        decode raises instead of ending with a silently truncated block.
+        decode raises instead of ending with a silently truncated block. After a ``watch`` refusal, what
+        came before it is still yielded, cut to whole ``unit``s (e.g. frames), then the refusal raised.
         ``reuse``: every block is a view of one buffer that the next block overwrites, for consumers
         done with a block before they ask for the next. A fresh multi-MB block per read costs a page
         fault per 4 KB page, since ``media.malloc`` hands every large free straight back to the OS.
@@ -135,8 +146,11 @@ class FfmpegProcess:
                 del buf[got:]
                 block = buf
             if got < block_size:
+                refused = self._refused
+                if refused is not None and got >= unit:
+                    yield block[: got - got % unit]
                 self._finish()
-                if got:
+                if got and refused is None:
                     yield block
                 return
             yield block
@@ -162,7 +176,7 @@ class FfmpegProcess:
                 got += k
         if self._timed_out:
             self._raise_timeout()
-        return got
+        return got  # after a watch refusal: what came before it (blocks() yields it, then raises)
 
     # -- completion ------------------------------------------------------------------------------
     def _finish(self) -> None:
@@ -179,6 +193,8 @@ class FfmpegProcess:
         finally:
             self._waited_s += time.monotonic() - t0
         self._join_threads()
+        if self._refused is not None:
+            raise self._refused
         if self._timed_out:
             self._raise_timeout()
         if self._stdin_error is not None:
@@ -243,6 +259,10 @@ class FfmpegProcess:
         while chunk := stderr.read(4096):
             self._stderr_tail += chunk
             del self._stderr_tail[:-STDERR_TAIL_BYTES]
+            if self._watch is not None and self._refused is None:
+                self._refused = self._watch(bytes(self._stderr_tail))
+                if self._refused is not None:
+                    self._require_proc().kill()  # the reader raises it at its next read
 
     def _feed_stdin(self) -> None:
         stdin = self._require_proc().stdin
@@ -266,15 +286,22 @@ class FfmpegProcess:
 
 
 def iter_blocks(
-    argv: Sequence[str], block_size: int, *, timeout_s: float, reuse: bool = False
+    argv: Sequence[str],
+    block_size: int,
+    *,
+    timeout_s: float,
+    reuse: bool = False,
+    watch: StderrWatch | None = None,
+    unit: int = 1,
 ) -> Iterator[bytearray | memoryview]:
     """Run ffmpeg and yield its stdout in ``block_size``-byte blocks (the last may be shorter).
 
     Memory stays bounded by one block. Closing the generator early kills ffmpeg. ``reuse``: see
-    :meth:`FfmpegProcess.blocks`. Raises EmotraceError(DECODE_TIMEOUT | DECODE_FAILED).
+    :meth:`FfmpegProcess.blocks`. Raises EmotraceError(DECODE_TIMEOUT | DECODE_FAILED), or what
+    ``watch`` returns for ffmpeg's stderr, after the whole ``unit``s read before it.
     """
-    with FfmpegProcess(argv, timeout_s=timeout_s) as proc:
-        yield from proc.blocks(block_size, reuse)
+    with FfmpegProcess(argv, timeout_s=timeout_s, watch=watch) as proc:
+        yield from proc.blocks(block_size, reuse, unit)
 
 
 def run_to_completion(

@@ -14,11 +14,13 @@ def predict_windows(
     face_mask: np.ndarray,
     audio: np.ndarray,
     audio_mask: np.ndarray,
+    face_embeddings: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run ``model`` on a batch of windows on the model's device.
 
     faces: uint8[B, W, S, S, 3] RGB crops; face_mask: bool[B, W]; audio: float32[B, W, D] raw
-    descriptors; audio_mask: bool[B, W].
+    descriptors; audio_mask: bool[B, W]; face_embeddings: the face CNN's output for these crops when
+    already known (``model.face_memo.FaceEmbeddingMemo``), float32[B, W, face_dim] on the model's device.
     Returns (arousal float32[B, W], valence float32[B, W], attention float32[B, W, 2, 2] as (arousal,
     valence) x (face, audio)).
     """
@@ -34,6 +36,7 @@ def predict_windows(
             torch.from_numpy(np.asarray(audio, dtype=np.float32)).to(device),
             torch.from_numpy(np.asarray(audio_mask, dtype=bool)).to(device),
             unimodal=False,
+            face_embeddings=face_embeddings,
         )
     return (
         out.arousal.float().cpu().numpy(),

@@ -11,18 +11,18 @@ import logging
 import posixpath
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
-from emotrace.pipelines.options import new_run_id
+from emotrace.pipelines.options import OneLineParser, UsageError, new_run_id, run_id
 from emotrace.transforms.aggregate import BY, AggregateTraces
+from emotrace.transforms.publish import committed_files
 from emotrace.transforms.sinks import WriteTable
 
 log = logging.getLogger("emotrace")
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(prog="emotrace aggregate", description=__doc__)
+    parser = OneLineParser(prog="emotrace aggregate", description=__doc__)
     parser.add_argument("--input", required=True, help="an analyze output folder (holds traces/)")
     parser.add_argument("--by", required=True, choices=BY, help="one row per post or per user")
     parser.add_argument("--output", required=True, help="folder for <by>_aggregates/ (local or gs://)")
@@ -31,31 +31,33 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         action="store_true",
         help="every face track (statistics over track-steps); default: primary track + face-less steps",
     )
-    parser.add_argument("--run-id", default=None, help="names this run's files (default: time + random)")
+    parser.add_argument(
+        "--run-id", type=run_id, default=None, help="names this run's files (default: time + random)"
+    )
     return parser.parse_known_args(argv)
-
-
-def traces_glob(input_dir: str) -> str:
-    """Every traces file of every run and partition (Beam's ``**`` crosses folders)."""
-    return posixpath.join(input_dir.rstrip("/"), "traces", "**.parquet")
 
 
 def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> str:
     """Build and run the pipeline; returns the folder written (``OUT/<by>_aggregates``)."""
     args, beam_args = parse(argv)
-    if not FileSystems.exists(posixpath.join(args.input.rstrip("/"), "traces")):
-        raise SystemExit(f"no traces under {args.input}: --input is the folder `emotrace analyze` wrote")
-    run_id = args.run_id or new_run_id()
+    files = committed_files(args.input, "traces")  # committed runs only (docs/reliability.md)
+    if not files:
+        raise UsageError(
+            f"argument --input: no traces under {args.input} (of a committed run): --input is the folder "
+            "`emotrace analyze` wrote"
+        )
+    aggregate_run = args.run_id or new_run_id()
     table = f"{args.by}_aggregates"
     options = PipelineOptions(beam_args)
     options.view_as(SetupOptions).save_main_session = False
     pipeline = test_pipeline or beam.Pipeline(options=options)
     (
         pipeline
-        | "ReadTraces" >> beam.io.ReadFromParquet(traces_glob(args.input))
-        | "Aggregate" >> AggregateTraces(args.by, args.all_tracks, run_id)
-        | "Write" >> WriteTable(table, args.output, run_id)
+        | "TraceFiles" >> beam.Create(files)
+        | "ReadTraces" >> beam.io.ReadAllFromParquet()
+        | "Aggregate" >> AggregateTraces(args.by, args.all_tracks, aggregate_run)
+        | "Write" >> WriteTable(table, args.output, aggregate_run)
     )
-    log.info("aggregate run %s: %s -> %s/%s", run_id, args.input, args.output, table)
+    log.info("aggregate run %s: %s -> %s/%s", aggregate_run, args.input, args.output, table)
     pipeline.run().wait_until_finish()
     return posixpath.join(args.output.rstrip("/"), table)

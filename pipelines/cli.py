@@ -33,6 +33,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     verb, rest = argv[0], argv[1:]
     _configure_logging()
+    from emotrace.pipelines.options import UsageError
+
+    try:
+        return _run_verb(verb, rest)
+    except UsageError as err:  # a command line that cannot run: one line, exit 2, before any work
+        print(f"emotrace {verb}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run_verb(verb: str, rest: list[str]) -> int:
     if verb == "analyze":
         from emotrace.media.malloc import bound_heap_growth
 

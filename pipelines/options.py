@@ -1,17 +1,49 @@
 """Command-line options of each pipeline, turned into frozen configs at the edge.
 
-Beam's own options (runner, workers, project, ...) pass through untouched: every argument the
-emotrace parser does not know is handed to ``PipelineOptions``.
+Every option is checked where it is parsed (an argparse ``type`` with its allowed range): a bad value
+ends the command with one line naming the option, the value and what is allowed, and exit status 2
+(argparse's convention), before any work starts. Beam's own options (runner, workers, project, ...) pass
+through untouched: every argument the emotrace parser does not know is handed to ``PipelineOptions``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import secrets
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import NoReturn
 
-from emotrace.schemas.config import AnalyzeConfig, DecodeConfig, FaceConfig, GridConfig
+from emotrace.schemas.config import (
+    ANALYZE_WINDOW_HOP_S,
+    AnalyzeConfig,
+    DecodeConfig,
+    FaceConfig,
+    GridConfig,
+    hop_steps_for,
+)
+from emotrace.schemas.naming import RUN_ID_RULE, is_valid_run_id
+
+
+class UsageError(SystemExit):
+    """A command line that cannot run: exit status 2, and ``str()`` is the one line the CLI prints."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))  # one line, whatever a library's error held
+        self.code = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but an error is a :class:`UsageError` (one line, exit 2) instead of usage + message;
+    a value that is not a number says the option's allowed range too."""
+
+    def error(self, message: str) -> NoReturn:
+        m = re.match(r"argument (--[a-z-]+): invalid (int|float) value", message)
+        action = self._option_string_actions.get(m[1]) if m else None
+        allowed = getattr(action, "allowed", None)
+        raise UsageError(f"{message} (allowed: {allowed})" if allowed else message)
 
 
 def new_run_id() -> str:
@@ -19,89 +51,212 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+def in_range(low: float, high: float, unit: str = "", zero: bool = False) -> type[argparse.Action]:
+    """An argparse action keeping a parsed number (``type=int`` or ``float``) in [low, high], or exactly
+    0 with ``zero``; NaN and infinities are refused. An action, not a ``type``, so tools that read
+    ``action.type`` (deploy/dataflow/make_metadata.py) still see int or float."""
+    allowed = f"{'0 or ' if zero else ''}{low:g}..{high:g}{' ' + unit if unit else ''}"
+
+    class InRange(argparse.Action):
+        def __call__(
+            self,
+            parser: argparse.ArgumentParser,
+            ns: argparse.Namespace,
+            value: object,
+            opt: str | None = None,
+        ) -> None:
+            assert isinstance(value, int | float)
+            if not math.isfinite(value) or not (low <= value <= high or (zero and value == 0)):
+                raise argparse.ArgumentError(self, f"{value!r} is outside the allowed range {allowed}")
+            setattr(ns, self.dest, value)
+
+    InRange.allowed = allowed  # type: ignore[attr-defined]  # named by OneLineParser for unparsable text
+    return InRange
+
+
+def run_id(text: str) -> str:
+    if not is_valid_run_id(text, chosen=True):
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: {RUN_ID_RULE}")
+    return text
+
+
+def _cuda_problem(text: str) -> str | None:
+    import torch  # only when a CUDA device is asked for
+
+    index = int(text.partition(":")[2] or 0)
+    if not torch.cuda.is_available():
+        return f"{text!r}: no CUDA device is visible; use --device cpu or auto"
+    if index >= torch.cuda.device_count():
+        return f"{text!r}: only {torch.cuda.device_count()} CUDA device(s) are visible (0..)"
+    return None
+
+
+def device(text: str) -> str:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``. Whether the device exists is checked by
+    :func:`check_local_devices` once the runner is known: a job submitted to Dataflow or Flink runs its
+    model on the workers' GPUs, not on the launcher's."""
+    if text not in ("auto", "cpu") and not re.fullmatch(r"cuda(:[0-9]+)?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of auto, cpu, cuda, cuda:N")
+    return text
+
+
+# Runners that execute the job in this process or its children, on this machine's devices.
+LOCAL_RUNNERS = frozenset({"direct", "switchingdirect", "bundlebaseddirect", "prism", "fnapi"})
+
+
+def runs_locally(runner: str | None) -> bool:
+    """The Beam ``--runner`` executes on this machine (None: Beam's default, the DirectRunner)."""
+    if runner is None:
+        return True
+    name = runner.rsplit(".", 1)[-1].lower()
+    return name.removesuffix("runner") in LOCAL_RUNNERS
+
+
+def check_local_devices(args: argparse.Namespace, runner: str | None) -> None:
+    """``--device``/``--face-device cuda`` on a local runner needs a visible CUDA device (UsageError)."""
+    if not runs_locally(runner):
+        return
+    for option, value in (("--device", args.device), ("--face-device", args.face_device)):
+        problem = _cuda_problem(value) if value.startswith("cuda") else None
+        if problem:
+            raise UsageError(f"argument {option}: {problem}")
+
+
+def face_device(text: str) -> str:
+    """The detector's torch device: ``cpu``, ``cuda`` or ``cuda:N`` (no ``auto``)."""
+    if text == "auto":
+        raise argparse.ArgumentTypeError("'auto' is not one of cpu, cuda, cuda:N")
+    return device(text)
+
+
+def schemes(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip().lower() for s in text.split(",") if s.strip())
+    bad = [s for s in names if not re.fullmatch(r"[a-z][a-z0-9+.-]*", s)]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected URI schemes separated by commas, e.g. file,gs")
+    return names
+
+
 def add_analyze_args(parser: argparse.ArgumentParser) -> None:
-    d, f = DecodeConfig(), FaceConfig()
+    _where_args(parser)
+    _frame_args(parser)
+    _face_args(parser)
+    _budget_args(parser)
+    _model_args(parser)
+    _policy_args(parser)
+
+
+def _where_args(parser: argparse.ArgumentParser) -> None:
+    """Inputs, outputs, the model and the run id."""
     parser.add_argument("--input", required=True, help="manifest (.csv/.jsonl), folder, or glob of videos")
     parser.add_argument("--output", required=True, help="output folder (local or gs://)")
     parser.add_argument(
         "--model", default=None, help="model bundle path (local or gs://); default: demo bundle"
     )
     parser.add_argument(
-        "--run-id", default=None, help="names this run's files and rows (default: time + random)"
+        "--run-id", type=run_id, default=None, help="names this run's files and rows (default: time + random)"
     )
+
+
+def _frame_args(parser: argparse.ArgumentParser) -> None:
+    """What is decoded from each video."""
+    d = DecodeConfig()
     parser.add_argument(
-        "--frame-rate", type=float, default=d.frame_rate_hz, help="frames analysed per second"
-    )
+        "--frame-rate", type=float, action=in_range(0.1, 60, "per second"), default=d.frame_rate_hz,
+        help="frames analysed per second",
+    )  # fmt: skip
     parser.add_argument(
-        "--step", type=float, default=None, help="trace step in seconds (default: the model bundle's step)"
-    )
+        "--step", type=float, action=in_range(0.01, 10, "s"), default=None,
+        help="trace step in seconds (default: the model bundle's step)",
+    )  # fmt: skip
     parser.add_argument(
-        "--max-side",
-        type=int,
-        default=d.max_side_px,
+        "--max-side", type=int, action=in_range(32, 8192, "px"), default=d.max_side_px,
         help="frames decoded at most this large on their longest side (and at least 640 px)",
-    )
+    )  # fmt: skip
     parser.add_argument(
-        "--decode-scale",
-        type=float,
-        default=d.scale,
+        "--decode-scale", type=float, action=in_range(0.05, 1), default=d.scale,
         help="frames decoded at this fraction of the video's size, within 640 px and --max-side: 720p "
         "at 854x480, 1080p at 1280x720 (1: full size, for faces under 20 px)",
-    )
+    )  # fmt: skip
+
+
+def _face_args(parser: argparse.ArgumentParser) -> None:
+    """Face detection."""
+    f = FaceConfig()
     parser.add_argument(
-        "--face-threshold", type=float, default=f.score_threshold, help="RetinaFace score threshold"
-    )
+        "--face-threshold", type=float, action=in_range(0.01, 1), default=f.score_threshold,
+        help="RetinaFace score threshold",
+    )  # fmt: skip
     parser.add_argument(
         "--min-face",
         type=int,
+        action=in_range(1, 8192, "px"),
         default=f.min_face_px,
         help="smallest face found: shorter side of its box in the video's own pixels (before decoding)",
     )
     parser.add_argument(
-        "--face-max-side",
-        type=int,
-        default=f.detect_max_side_px,
+        "--face-max-side", type=int, action=in_range(32, 8192, "px"), default=f.detect_max_side_px,
         help="longest side of the full-frame face pass's input (default: where a --min-face face is 10 px, "
         "at least 640; small faces are then confirmed on zoomed crops; docs/faces.md)",
-    )
+    )  # fmt: skip
     parser.add_argument(
         "--face-backend", default=f.backend, choices=["onnxruntime", "torch", "auto"], help="detector runtime"
     )
-    parser.add_argument("--face-device", default=f.device, help="torch device of the face detector")
-    parser.add_argument("--face-batch", type=int, default=f.detect_batch, help="frames per detector call")
     parser.add_argument(
-        "--face-detect-every",
+        "--face-device", type=face_device, default=f.device, help="torch device of the face detector"
+    )
+    parser.add_argument(
+        "--face-batch",
         type=int,
-        default=f.detect_every_frames,
+        action=in_range(1, 1024),
+        default=f.detect_batch,
+        help="frames per detector call",
+    )
+    parser.add_argument(
+        "--face-detect-every", type=int, action=in_range(1, 1000), default=f.detect_every_frames,
         help="full-frame face detection every k-th analysis frame, small regions around faces between "
         "(1: every frame)",
-    )
+    )  # fmt: skip
     parser.add_argument(
         "--face-weights",
         default=f.weights_uri,
         help="RetinaFace ONNX (local or gs://, e.g. ResNet50; docs/faces.md); default: MobileNet0.25",
     )
+
+
+def _budget_args(parser: argparse.ArgumentParser) -> None:
+    """Per-video time and length."""
+    d = DecodeConfig()
     parser.add_argument(
-        "--timeout", type=float, default=d.timeout_s, help="per-video ffmpeg timeout, seconds"
-    )
+        "--timeout", type=float, action=in_range(1, 7 * 86400, "s"), default=d.timeout_s,
+        help="per-video ffmpeg timeout, seconds",
+    )  # fmt: skip
     parser.add_argument(
-        "--max-duration", type=float, default=d.max_duration_s, help="longer videos are skipped"
-    )
+        "--max-duration", type=float, action=in_range(0.1, 30 * 86400, "s"), default=d.max_duration_s,
+        help="longer videos are skipped",
+    )  # fmt: skip
     parser.add_argument(
-        "--segment-s",
-        type=float,
+        "--segment-s", type=float, action=in_range(1, 86400, "s", zero=True),
         default=AnalyzeConfig().segments.segment_s,
         help="videos longer than this many seconds are cut into segments of about this length that run "
         "as separate elements, so one long video spreads over workers (0: never cut)",
-    )
+    )  # fmt: skip
+
+
+def _model_args(parser: argparse.ArgumentParser) -> None:
+    """Inference."""
     parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=8,
+        "--window-hop-s", type=float, action=in_range(0.01, 3600, "s"), default=ANALYZE_WINDOW_HOP_S,
+        help="a model window starts every this many seconds; shorter than a window (5 s), windows overlap "
+        "and each step is a cross-fade of all windows over it, so traces have no seams at window edges; "
+        "a window's length puts them back to back (fewer windows, seams every window)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--batch-size", type=int, action=in_range(1, 4096), default=8,
         help="model windows per inference batch (8 on CPU: 32 costs as much CPU per window and ~160 MB more "
         "peak memory, issue 6; 64-256 on a GPU)",
-    )
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] for the model")
+    )  # fmt: skip
+    parser.add_argument("--device", type=device, default="auto", help="auto, cpu or cuda[:N] for the model")
     parser.add_argument(
         "--inference-hints",
         default=None,
@@ -109,17 +264,24 @@ def add_analyze_args(parser: argparse.ArgumentParser) -> None:
         "accelerator=type:nvidia-l4;count:1;install-nvidia-driver): the stage is split from decoding by a "
         "Reshuffle so a right-fitting runner gives only it the GPU workers",
     )
+
+
+def _policy_args(parser: argparse.ArgumentParser) -> None:
+    """Privacy, input policy and the re-run policy."""
+    d = DecodeConfig()
     parser.add_argument(
         "--hash-user-ids",
         action="store_true",
         help="write salted sha256 pseudonyms instead of user ids (salt from $EMOTRACE_USER_ID_SALT)",
     )
     parser.add_argument(
-        "--max-pixels", type=int, default=d.max_pixels, help="videos with larger frames are skipped"
-    )
+        "--max-pixels", type=int, action=in_range(64, 2**31 - 1, "px"), default=d.max_pixels,
+        help="videos with larger frames are skipped",
+    )  # fmt: skip
     parser.add_argument(
         "--allowed-schemes",
-        default=",".join(d.allowed_schemes),
+        type=schemes,
+        default=",".join(d.allowed_schemes),  # a string default goes through ``type`` too
         help="comma-separated URI schemes inputs may use ('file' = local paths); others fail",
     )
     rerun = parser.add_mutually_exclusive_group()
@@ -138,16 +300,18 @@ def analyze_config(
 ) -> AnalyzeConfig:
     """The bundle fixes the grid it was trained for; a different ``--step`` is refused, not ignored."""
     if args.step is not None and abs(args.step - bundle_step_s) > 1e-9:
-        raise SystemExit(
-            f"--step {args.step} differs from the model bundle's step {bundle_step_s}: the model was trained "
-            "on that grid; omit --step or use a bundle trained for your step"
+        raise UsageError(
+            f"argument --step: {args.step:g} differs from the model bundle's step {bundle_step_s:g}: the "
+            "model was trained on that grid; omit --step or use a bundle trained for your step"
         )
-    if not 0.0 < args.decode_scale <= 1.0:
-        raise SystemExit(f"--decode-scale must be in (0, 1], got {args.decode_scale}")
+    try:
+        hop = hop_steps_for(args.window_hop_s, bundle_step_s, window_steps)
+    except ValueError as err:
+        raise UsageError(f"argument --window-hop-s: {args.window_hop_s:g}: {err}") from err
     cfg = AnalyzeConfig()
     return replace(
         cfg,
-        grid=GridConfig(step_s=bundle_step_s, window_steps=window_steps),
+        grid=GridConfig(step_s=bundle_step_s, window_steps=window_steps, hop_steps=hop),
         decode=replace(
             cfg.decode,
             frame_rate_hz=args.frame_rate,
@@ -156,7 +320,7 @@ def analyze_config(
             timeout_s=args.timeout,
             max_duration_s=args.max_duration,
             max_pixels=args.max_pixels,
-            allowed_schemes=tuple(s.strip().lower() for s in args.allowed_schemes.split(",") if s.strip()),
+            allowed_schemes=tuple(args.allowed_schemes),
         ),
         faces=replace(
             cfg.faces,

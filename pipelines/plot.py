@@ -4,11 +4,11 @@ plane (``--user-id``), read from an analyze output folder and drawn by ``emotrac
 from __future__ import annotations
 
 import argparse
-import os
 
 import pyarrow.dataset as ds
 
 from emotrace.analytics.aggregate import Row
+from emotrace.transforms.publish import committed_files
 
 # Every column the figures need; reading only these keeps a user's years of traces cheap.
 COLUMNS = ["post_id", "user_id", "track_id", "t_s", "step_s", "arousal", "valence", "face_present",
@@ -16,8 +16,12 @@ COLUMNS = ["post_id", "user_id", "track_id", "t_s", "step_s", "arousal", "valenc
 
 
 def read_rows(input_dir: str, column: str, value: str) -> list[Row]:
-    """Trace rows where ``column == value`` (every run and partition; the figures keep the latest run)."""
-    dataset = ds.dataset(os.path.join(input_dir, "traces"), format="parquet")
+    """Trace rows where ``column == value`` (every committed run and partition; the figures keep the
+    latest run)."""
+    files = committed_files(input_dir, "traces")
+    if not files:
+        return []
+    dataset = ds.dataset(files, format="parquet")
     columns = COLUMNS + (["is_primary"] if "is_primary" in dataset.schema.names else [])
     return dataset.to_table(columns=columns, filter=ds.field(column) == value).to_pylist()
 

@@ -1,64 +1,75 @@
-"""Re-run policy: what an earlier run into the same output folder means for this one.
+"""Re-run policy: what earlier runs into the same output folder mean for this one.
 
+- every run first finishes what an interrupted job or launcher left (``publish.recover``);
 - a new run (the default) writes files named by its own run id, beside earlier runs';
-- ``--skip-existing`` drops inputs that already have an ``ok`` row in ``OUTPUT/videos`` (any run);
-- ``--run-id X`` where run X already wrote files is refused, unless ``--force`` (X's files are deleted
-  first, so the re-run leaves no duplicate rows) or ``--skip-existing``.
+- ``--skip-existing`` drops inputs that already have an ``ok`` row in a committed run's ``videos``;
+- ``--run-id X`` where X is committed, or has an unfinished attempt staged, is refused unless ``--force``
+  (X and its continuations are retracted first, so the re-run leaves no duplicate rows) or
+  ``--skip-existing``: an attempt that never committed is discarded, and once X is committed the run
+  continues it as ``X~002`` (then ``X~003``, ...), a commit of its own, so X's rows stay what X's commit
+  said. This is how a scheduled job re-runs a day under the day's run id.
 """
 
 from __future__ import annotations
 
-import posixpath
-
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
 
-from emotrace.schemas.records import VideoRef
-from emotrace.transforms.io import match
+from emotrace.datasets.inputs import InputEntry
+from emotrace.pipelines.options import UsageError
+from emotrace.schemas import naming
+from emotrace.schemas.uris import canonical_uri
+from emotrace.transforms import io as fs
+from emotrace.transforms import publish
+from emotrace.transforms.faults import FaultPlan
+from emotrace.transforms.outcomes import Key, key_of
 
-Key = tuple[str, str]
-
-
-def _all_files(output: str, table: str) -> list[str]:
-    folder = posixpath.join(output.rstrip("/"), table)
-    if not FileSystems.exists(folder):  # a first run: matching a missing folder raises in Beam
-        return []
-    return sorted(match(posixpath.join(folder, "**.parquet")))
+__all__ = ["Key", "drop_done", "ok_keys", "prepare"]
 
 
-def table_files(output: str, table: str) -> list[str]:
-    """Finished Parquet files of ``table`` (any partition), without Beam's temporary files."""
-    return [f for f in _all_files(output, table) if "/beam-temp-" not in f]
+def _family(runs: set[str], run_id: str) -> list[str]:
+    """Run ``run_id`` and its continuations among ``runs``, by the exact naming rule."""
+    return sorted(r for r in runs if naming.base_run(r) == run_id)
 
 
-def run_files(output: str, run_id: str, tables: tuple[str, ...]) -> list[str]:
-    """Finished files of one run (``part-<run_id>-...``)."""
-    prefix = f"part-{run_id}-"
-    return [f for t in tables for f in table_files(output, t) if posixpath.basename(f).startswith(prefix)]
-
-
-def run_temp_files(output: str, run_id: str, tables: tuple[str, ...]) -> list[str]:
-    """Temporary files a failed attempt of the run left behind (``beam-temp-part-<run_id>-*/``)."""
-    marker = f"/beam-temp-part-{run_id}-"
-    return [f for t in tables for f in _all_files(output, t) if marker in f]
+def prepare(
+    output: str, run_id: str, force: bool, skip_existing: bool, faults: FaultPlan | None = None
+) -> str:
+    """Make ``output`` ready for run ``run_id`` under the flags; returns the id the run writes under
+    (``run_id``, or its next continuation), or refuses (UsageError, exit 2)."""
+    publish.recover(output)
+    committed = _family(publish.committed_runs(output), run_id)
+    staged = [r for r in _family(publish.staged_runs(output), run_id) if r not in committed]
+    if not (committed or staged):
+        return run_id
+    if force:
+        for member in sorted(set(committed) | set(staged)):
+            publish.retract(output, member, faults)
+        return run_id
+    if skip_existing:
+        for member in staged:  # attempts that never committed: nothing of them counts
+            publish.drop_staging(output, member)
+        if not committed:
+            return run_id
+        return naming.continuation(run_id, max(naming.attempt_of(r) for r in committed) + 1)
+    state = f"is committed ({', '.join(committed)})" if committed else "has an unfinished attempt staged"
+    raise UsageError(
+        f"argument --run-id: run {run_id} {state} under {output}: use --force to replace it, "
+        "--skip-existing to process only what is not ok yet, or a new --run-id"
+    )
 
 
 def ok_keys(output: str) -> set[Key]:
-    """(video_uri, post_id) of every input with an ``ok`` row in OUTPUT/videos."""
+    """(canonical video_uri, post_id) of every input with an ``ok`` row in a committed run. Rows written
+    before URIs were canonical are read in canonical form too (relative ones against this directory)."""
     keys: set[Key] = set()
-    for uri in table_files(output, "videos"):
-        with FileSystems.open(uri, compression_type="uncompressed") as f:
+    for uri in publish.committed_files(output, "videos"):
+        with fs.open_binary(uri) as f:
             table = pq.read_table(f, columns=["video_uri", "post_id", "status"])
         for row in table.to_pylist():
             if row["status"] == "ok":
-                keys.add((row["video_uri"], row["post_id"]))
+                keys.add((canonical_uri(row["video_uri"]), row["post_id"]))
     return keys
 
 
-def drop_done(refs: list[VideoRef], done: set[Key]) -> list[VideoRef]:
-    return [r for r in refs if (r.video_uri, r.post_id) not in done]
-
-
-def delete(files: list[str]) -> None:
-    if files:
-        FileSystems.delete(files)
+def drop_done(entries: list[InputEntry], done: set[Key]) -> list[InputEntry]:
+    return [e for e in entries if key_of(e.item) not in done]  # type: ignore[arg-type]

@@ -5,12 +5,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
-
-from emotrace.transforms.io import match
-from emotrace.transforms.sinks import table_prefix
+from emotrace.transforms.publish import read_run_table
 
 
 @dataclass(frozen=True)
@@ -22,6 +17,8 @@ class RunSummary:
     n_trace_rows: int
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # post_id, code, message
     n_already_ok: int = 0  # inputs left out by --skip-existing (they have an ok row from an earlier run)
+
+    n_rows: dict[str, int] = field(default_factory=dict)  # rows written per table
 
     @property
     def reconciled(self) -> bool:
@@ -44,26 +41,19 @@ class RunSummary:
             lines.append(f"  WARNING: {sum(self.by_status.values())} videos rows for {self.n_inputs} inputs")
         query = (
             "SELECT post_id, track_id, count(*) AS steps, avg(arousal), avg(valence) FROM "
-            f"read_parquet('{out}/traces/**/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY ALL"
+            f"read_parquet('{out}/traces/**/*.parquet', hive_partitioning=true) "
+            f"WHERE run_id = '{self.run_id}' GROUP BY ALL ORDER BY ALL"
         )
         # The duckdb Python package is installed (no CLI binary), so the hint runs through Python.
         lines.append(f'  try: .venv/bin/python -c "import duckdb; duckdb.sql(\\"{query}\\").show()"')
         return "\n".join(lines)
 
 
-def read_run_table(output: str, table: str, run_id: str) -> pa.Table:
-    """Every file the run wrote for ``table``, in any ``posted_date=`` partition folder (or none)."""
-    tables = []
-    folder, prefix = posixpath.split(table_prefix(output, table, run_id))
-    for uri in sorted(match(posixpath.join(folder, f"**{prefix}-*.parquet"))):  # Beam's ** crosses folders
-        with FileSystems.open(uri, compression_type="uncompressed") as f:
-            tables.append(pq.read_table(f))
-    return pa.concat_tables(tables) if tables else pa.table({})
-
-
-def summarize_run(output: str, run_id: str, n_inputs: int, n_already_ok: int = 0) -> RunSummary:
-    videos = read_run_table(output, "videos", run_id).to_pylist()
-    traces = read_run_table(output, "traces", run_id)
+def summarize_run(root: str, run_id: str, n_inputs: int, n_already_ok: int = 0) -> RunSummary:
+    """What run ``run_id`` wrote under ``root``, read back."""
+    videos = read_run_table(root, "videos", run_id).to_pylist()
+    traces = read_run_table(root, "traces", run_id)
+    tracks = read_run_table(root, "tracks", run_id)
     by_status: dict[str, int] = {}
     for row in videos:
         by_status[row["status"]] = by_status.get(row["status"], 0) + 1
@@ -71,11 +61,12 @@ def summarize_run(output: str, run_id: str, n_inputs: int, n_already_ok: int = 0
         (r["post_id"], r["error_code"] or "", r["error_message"] or "") for r in videos if r["status"] != "ok"
     ]
     return RunSummary(
-        output=posixpath.normpath(output) if "://" not in output else output,
+        output=posixpath.normpath(root) if "://" not in root else root,
         run_id=run_id,
         n_inputs=n_inputs,
         by_status=by_status,
         n_trace_rows=traces.num_rows,
         failures=failures,
         n_already_ok=n_already_ok,
+        n_rows={"videos": len(videos), "traces": traces.num_rows, "tracks": tracks.num_rows},
     )

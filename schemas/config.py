@@ -22,6 +22,33 @@ class GridConfig:
 
     step_s: float = 0.2
     window_steps: int = 25
+    # Windows start every ``hop_steps`` steps on a tiling anchored at step 0. Fewer than ``window_steps``
+    # makes them overlap, and each step's prediction is a cross-fade of every window over it
+    # (features/blend.py): no step sits at a window's edge, so the trace has no seams. None: back to
+    # back (``window_steps``), as training cuts them; ``emotrace analyze`` overlaps them (``--window-hop-s``).
+    hop_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.window_steps < 1:
+            raise ValueError(f"window_steps must be >= 1, got {self.window_steps}")
+        if self.hop_steps is not None and not 1 <= self.hop_steps <= self.window_steps:
+            raise ValueError(
+                f"hop_steps must be in 1..{self.window_steps} (window_steps), got {self.hop_steps}"
+            )
+
+    @property
+    def hop(self) -> int:
+        """Steps between the starts of consecutive windows."""
+        return self.window_steps if self.hop_steps is None else self.hop_steps
+
+    def first_window_over(self, step: int) -> int:
+        """Start step of the first window (on the hop grid) that covers ``step``."""
+        return max(0, -(-(step - self.window_steps + 1) // self.hop)) * self.hop
+
+    @property
+    def context_after(self) -> int:
+        """Steps past the end of a stretch ending on the hop grid that its last window still covers."""
+        return self.window_steps - self.hop
 
     def step_of(self, t_s: float) -> int:
         """Index of the step holding time ``t_s`` (robust to float error at boundaries)."""
@@ -33,10 +60,24 @@ class GridConfig:
         return n + (1 if n * self.step_s < duration_s - 1e-6 else 0)
 
 
+# ``emotrace analyze`` starts a window every second (``--window-hop-s``): 5 s windows then overlap by 4 s
+# and every step's prediction is a cross-fade of 5 of them (features/blend.py). Measured in docs/model.md
+# ("Seamless traces"): a 2.6 s hop still left seams at its own window edges on real clips (valence ratio
+# 1.22), 1 s none (0.82-0.99), for +1 ms of CPU per media second thanks to model/face_memo.py.
+ANALYZE_WINDOW_HOP_S = 1.0
+
+
+def hop_steps_for(hop_s: float, step_s: float, window_steps: int) -> int:
+    """``hop_s`` seconds as whole steps, at least 1 and at most one window (no overlap)."""
+    if not hop_s > 0:
+        raise ValueError(f"the window hop must be > 0 s, got {hop_s}")
+    return max(1, min(window_steps, round(hop_s / step_s)))
+
+
 # Demuxers a posted video may use (libavformat names; "mov" covers mp4/m4v/3gp, "matroska" covers webm).
 # Playlists and indirections (hls, concat, image2, tee, ...) are refused: a crafted upload must not make
 # ffmpeg open other local files or network addresses.
-ALLOWED_CONTAINER_FORMATS = "mov,matroska,avi,flv,mpegts,mpeg,ogg,asf,wav,mp3,aac"
+ALLOWED_CONTAINER_FORMATS = "mov,matroska,avi,flv,mpegts,mpeg,ogg,asf,wav,mp3,aac,flac,gif,webp_anim"
 
 
 @dataclass(frozen=True)
@@ -109,21 +150,22 @@ class AudioConfig:
 class SegmentConfig:
     """How a long video is cut into segments that run as separate pipeline elements (issue 6).
 
-    Segments are whole numbers of model windows long, so every window, and hence every prediction, is
-    the same as without segments. Each segment decodes ``preroll_s`` before its first step (at most:
-    not before 0) without writing it: the audio descriptors' context and the face tracker warm up there,
-    and the tracks seen in the preroll are matched to the previous segment's (``features/segments.py``).
+    Cuts fall on the windows' hop grid, and each segment decodes every window that overlaps the steps it
+    owns (writes), so every window, and hence every prediction, is the same as without segments. Before
+    the first of those windows, a segment decodes ``preroll_s`` more (not before 0) without writing it:
+    the audio descriptors' context and the face tracker warm up there, and the tracks seen before the
+    first owned step are matched to the previous segment's (``features/segments.py``).
     """
 
     segment_s: float = 60.0  # target length; 0 turns segmenting off
     preroll_s: float = 2.0
 
     def segment_steps(self, grid: GridConfig) -> int:
-        """Segment length in steps: ``segment_s`` rounded up to whole windows (0: no segments)."""
+        """Segment length in steps: ``segment_s`` rounded up to whole hops (0: no segments)."""
         if self.segment_s <= 0:
             return 0
-        windows = max(1, math.ceil(self.segment_s / (grid.step_s * grid.window_steps) - 1e-9))
-        return windows * grid.window_steps
+        hops = max(1, math.ceil(self.segment_s / (grid.step_s * grid.hop) - 1e-9))
+        return hops * grid.hop
 
     def preroll_steps(self, grid: GridConfig) -> int:
         return max(0, math.ceil(self.preroll_s / grid.step_s - 1e-9))

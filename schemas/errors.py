@@ -26,6 +26,9 @@ class ErrorCode(StrEnum):
     FORMAT_NOT_ALLOWED = "FORMAT_NOT_ALLOWED"  # a container outside the whitelist (playlists, concat, ...)
     SCHEME_NOT_ALLOWED = "SCHEME_NOT_ALLOWED"  # a URI scheme the user did not allow (e.g. http://)
     EMPTY_MEDIA = "EMPTY_MEDIA"  # streams exist but not one frame or sample decodes (zero duration)
+    DUPLICATE_INPUT = "DUPLICATE_INPUT"  # the same input again in one run: processed once (status skipped)
+    INPUT_TIMEOUT = "INPUT_TIMEOUT"  # reading the input (probe, or copying a remote file) ran past --timeout
+    FILESYSTEM_UNAVAILABLE = "FILESYSTEM_UNAVAILABLE"  # an allowed scheme with no filesystem installed
 
 
 class EmotraceError(Exception):

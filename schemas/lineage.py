@@ -33,16 +33,18 @@ def config_hash(config: dict[str, Any], model_version: str) -> str:
 def posted_date(posted_at: str | None) -> str:
     """``YYYY-MM-DD`` (UTC) of an ISO 8601 ``posted_at``; ``DEFAULT_PARTITION`` when absent or unreadable.
 
-    A timestamp without an offset is taken as UTC (manifests from platform exports are UTC).
+    A timestamp without an offset is taken as UTC (manifests from platform exports are UTC). Total: any
+    text gives a partition value, never an exception, since one row must not end the job (issue 15). A
+    time whose UTC day falls outside years 1-9999 (``0001-01-01T00:00+01:00``) is unreadable as a UTC day.
     """
     if not posted_at or not posted_at.strip():
         return DEFAULT_PARTITION
     try:
         when = datetime.fromisoformat(posted_at.strip())
-    except ValueError:
+        if when.tzinfo is not None:
+            when = when.astimezone(UTC)  # OverflowError past year 9999 or before year 1
+    except (ValueError, OverflowError):
         return DEFAULT_PARTITION
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC)
     return when.date().isoformat()
 
 

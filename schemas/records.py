@@ -69,14 +69,18 @@ class StepWindow(NamedTuple):
     """The model's input element: ``W`` consecutive grid steps of one lane of one video.
 
     A lane is one face track (``track_id``) or the face-less lane (``track_id`` None) that covers the
-    steps where no track is present. Steps ``start_step .. start_step + W - 1``; only steps with
-    ``valid`` set become trace rows.
+    steps where no track is present. Steps ``start_step .. start_step + W - 1``; windows start every
+    ``GridConfig.hop`` steps, so they may overlap. Only steps with ``valid`` set get a prediction in the
+    trace, blended over every window where they are valid (``features/blend.py``), which also narrows
+    ``valid`` to the steps each window writes. Once predicted, ``faces`` and ``audio`` are dropped
+    (zero-size arrays: ``features.blend.without_inputs``) before predictions are grouped per video.
 
     faces: uint8[W, S, S, 3] aligned RGB crops (zeros where ``face_mask`` is False)
     face_mask: bool[W]     a face crop exists at this step
     audio: float32[W, D]   acoustic descriptors per step (unnormalised; the model normalises)
     audio_mask: bool[W]    the soundtrack covers this step
-    valid: bool[W]         the step belongs to this lane and to the video
+    valid: bool[W]         the step belongs to this lane, to the video and to the segment that cut the
+                           window (the other steps are context)
     speech_prob: float32[W] speech activity in [0, 1] (features/speech.py); NaN where ``audio_mask`` is
                            False; None when not computed (a window built outside features/windows.py)
     face_score: float32[W], face_box: float32[W, 4]  the lane's detection per step (score; box as x, y,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 
@@ -16,12 +17,12 @@ from apache_beam.metrics import Metrics
 
 from emotrace.features.acoustics import warm_up as warm_up_acoustics
 from emotrace.features.faces import detector_for
-from emotrace.features.segments import plan_segments
+from emotrace.features.segments import decode_from, plan_segments
 from emotrace.features.windows import WindowStats, iter_step_windows
 from emotrace.media.decode import iter_audio, iter_frames
 from emotrace.media.limits import check_limits, check_scheme
 from emotrace.media.malloc import bound_heap_growth
-from emotrace.media.probe import probe
+from emotrace.media.probe_worker import ProbeWorker
 from emotrace.schemas.config import AnalyzeConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode
 from emotrace.schemas.records import (
@@ -32,7 +33,7 @@ from emotrace.schemas.records import (
     VideoRef,
     VideoSegment,
 )
-from emotrace.transforms.faults import maybe_fail
+from emotrace.transforms.faults import FaultPlan
 from emotrace.transforms.io import localized
 from emotrace.transforms.tracks import TRACKS, read_weights
 
@@ -80,10 +81,17 @@ class ExtractWindows(beam.DoFn):
     the file itself: a remote file is copied once per segment).
     """
 
-    def __init__(self, cfg: AnalyzeConfig, crop_px: int, total_videos: int | None = None) -> None:
+    def __init__(
+        self,
+        cfg: AnalyzeConfig,
+        crop_px: int,
+        total_videos: int | None = None,
+        faults: FaultPlan | None = None,  # tests only (transforms/faults.py); None costs nothing
+    ) -> None:
         self._cfg = cfg
         self._crop_px = crop_px
         self._total = total_videos
+        self._faults = faults
         self._ok = Metrics.counter(NAMESPACE, "videos_ok")
         self._failed = Metrics.counter(NAMESPACE, "videos_failed")
         self._segments = Metrics.counter(NAMESPACE, "segments")
@@ -92,21 +100,35 @@ class ExtractWindows(beam.DoFn):
 
     def setup(self) -> None:
         bound_heap_growth()  # peak memory must not grow with video length (issue 6; media/malloc.py)
+        # Probes in a killable child (a blocking read cannot hang the worker), started at the first
+        # probe: the stage that only runs later segments never probes, and must not hold a child.
+        self._prober = ProbeWorker()
         self._detector = detector_for(self._cfg.faces, read_weights(self._cfg.faces.weights_uri))
         warm_up_acoustics()  # numba compiles once per worker, not once per video
+
+    def teardown(self) -> None:
+        prober = getattr(self, "_prober", None)
+        if prober is not None:
+            prober.close()
 
     def process(self, element: VideoRef | VideoSegment) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
         if isinstance(element, VideoSegment):
             yield from self._guarded(element, element.info, lambda: self._localized_segment(element))
             return
-        maybe_fail(element.post_id)  # test-only fault injection, outside the per-video error handling
+        if self._faults is not None:  # tests only: outside the per-video error handling, like a bug
+            self._faults.hit(f"video:{element.post_id}")
         whole = VideoSegment(element, _NO_INFO, 0, 1, 0, None)
         yield from self._guarded(whole, None, lambda: self._plan_and_run(element))
 
     def _plan_and_run(self, ref: VideoRef) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
-        check_scheme(ref.video_uri, self._cfg.decode)
-        with localized(ref.video_uri) as path:
-            info = probe(path, self._cfg.decode.format_whitelist)
+        decode = self._cfg.decode
+        check_scheme(ref.video_uri, decode)
+        # One deadline (--timeout) for everything before decoding: the copy of a remote file, the probe.
+        started = time.monotonic()
+        with localized(ref.video_uri, decode.timeout_s) as path:
+            info = self._prober.probe(
+                path, decode.format_whitelist, decode.max_pixels, decode.timeout_s, started
+            )
             try:
                 check_limits(info, self._cfg.decode)
             except EmotraceError as err:  # skipped: the row still says what the file is
@@ -129,7 +151,7 @@ class ExtractWindows(beam.DoFn):
 
     def _localized_segment(self, seg: VideoSegment) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
         check_scheme(seg.ref.video_uri, self._cfg.decode)
-        with localized(seg.ref.video_uri) as path:
+        with localized(seg.ref.video_uri, self._cfg.decode.timeout_s) as path:
             yield from self._segment(seg, path)
 
     def _guarded(
@@ -151,7 +173,7 @@ class ExtractWindows(beam.DoFn):
         """Windows, tracks and the outcome of one segment of the local file ``path``."""
         stats = WindowStats()
         grid = self._cfg.grid
-        first = max(0, seg.start_step - self._cfg.segments.preroll_steps(grid))
+        first = decode_from(seg.start_step, self._cfg)
         code: ErrorCode | None
         message: str | None
         try:

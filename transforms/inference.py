@@ -18,27 +18,29 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler
 
 from emotrace.model.bundle import ModelBundle, load_bundle
+from emotrace.model.face_memo import FaceEmbeddingMemo
 from emotrace.model.fused import FusedEmotionModel
 from emotrace.model.predict import predict_windows
 from emotrace.schemas.records import StepWindow, WindowPrediction
 
 
 def open_bundle(uri: str | None) -> ModelBundle:
-    """The bundle at ``uri`` (any FileSystems scheme), or the built-in demo bundle when None."""
+    """The bundle at ``uri`` (any FileSystems scheme), or the built-in default bundle when None."""
     if uri is None:
         return default_bundle()
     with FileSystems.open(uri, compression_type="uncompressed") as f:
         return load_bundle(io.BytesIO(f.read()))
 
 
-DEMO_BUNDLE = "demo_bundle.pt"
+DEFAULT_BUNDLE = "real_bundle.pt"  # `emotrace train --real`: real faces and voices (CC BY-NC-SA 4.0)
+DEMO_BUNDLE = "demo_bundle.pt"  # `emotrace train --demo`: the synthetic corpus only (a test fixture)
 CPU_THREADS = 1
 
 
 def default_bundle() -> ModelBundle:
-    """The demo bundle shipped in the package: trained on the project's synthetic corpus only (``emotrace
-    train --demo``), so its version (``synthetic-demo-<hash>``) tells every row it is not a real model."""
-    with (importlib.resources.files("emotrace") / "assets" / DEMO_BUNDLE).open("rb") as f:
+    """The bundle ``analyze`` uses without ``--model``: trained on real faces and voices (``emotrace train
+    --real``); its version (``real-cc-by-nc-sa-<hash>``) tells every row what it is and its licence."""
+    with (importlib.resources.files("emotrace") / "assets" / DEFAULT_BUNDLE).open("rb") as f:
         return load_bundle(f)
 
 
@@ -46,6 +48,9 @@ def default_bundle() -> ModelBundle:
 class LoadedModel:
     module: FusedEmotionModel
     version: str
+    # CPU only: overlapping windows show each crop several times, and the face CNN is most of the model's
+    # CPU. On a GPU the CNN costs less than hashing the crops would.
+    face_memo: FaceEmbeddingMemo | None = None
 
 
 def resolve_device(device: str) -> torch.device:
@@ -73,7 +78,7 @@ class EmotionModelHandler(ModelHandler[StepWindow, WindowPrediction, LoadedModel
             # onnxruntime threads contend (issue 6). The model is a few % of a worker's CPU anyway.
             torch.set_num_threads(CPU_THREADS)
         module = bundle.build_model().for_inference().to(device)  # BatchNorm folded: less CPU
-        return LoadedModel(module, bundle.version)
+        return LoadedModel(module, bundle.version, FaceEmbeddingMemo() if device.type == "cpu" else None)
 
     def run_inference(
         self,
@@ -81,12 +86,16 @@ class EmotionModelHandler(ModelHandler[StepWindow, WindowPrediction, LoadedModel
         model: LoadedModel,
         inference_args: dict[str, Any] | None = None,
     ) -> Iterable[WindowPrediction]:
+        faces = np.stack([w.faces for w in batch])
+        face_mask = np.stack([w.face_mask for w in batch])
+        memo = model.face_memo
         arousal, valence, attention = predict_windows(
             model.module,
-            np.stack([w.faces for w in batch]),
-            np.stack([w.face_mask for w in batch]),
+            faces,
+            face_mask,
             np.stack([w.audio for w in batch]),
             np.stack([w.audio_mask for w in batch]),
+            memo.encode(model.module, faces, face_mask) if memo is not None else None,
         )
         return [
             WindowPrediction(w, arousal[i], valence[i], attention[i], model.version)

@@ -13,7 +13,7 @@ from typing import Any
 import apache_beam as beam
 
 from emotrace.schemas.errors import ErrorCode
-from emotrace.schemas.records import StepWindow, VideoOutcome, VideoRef, WindowPrediction
+from emotrace.schemas.records import StepWindow, VideoOutcome, VideoRef
 from emotrace.schemas.rows import Row, video_row
 
 Key = tuple[str, str]
@@ -21,10 +21,6 @@ Key = tuple[str, str]
 
 def key_of(ref: VideoRef) -> Key:
     return (ref.video_uri, ref.post_id)
-
-
-def steps_written(pred: WindowPrediction) -> tuple[Key, int]:
-    return key_of(pred.window.ref), int(pred.window.valid.sum())
 
 
 def failed_windows(failure: tuple[Any, Exception]) -> Iterable[tuple[Key, str]]:
@@ -95,7 +91,7 @@ def final_row(
 
 
 class JoinOutcomes(beam.PTransform):
-    """``{"outcomes": VideoOutcome per segment, "steps": (key, steps written by a window),
+    """``{"outcomes": VideoOutcome per segment, "steps": (key, trace rows written),
     "inference_errors": RunInference's failed batches, "tracks": stitched TrackSummary}`` -> one
     ``videos`` row per input."""
 

@@ -1,4 +1,7 @@
-"""Hive-partitioned Parquet writer: ``DIR/<table>/posted_date=X/part-<run_id>-SSSSS.parquet``.
+"""Hive-partitioned Parquet writer: ``ROOT/<table>/posted_date=X/part-<run_id>-SSSSS.parquet``.
+
+``ROOT`` is the run's staging folder (``schemas.naming``): the launcher publishes the files into the
+output folder once the whole run has written them (``transforms/publish.py``).
 
 ``WriteToParquet`` cannot write one folder per partition value, so rows are keyed by (partition,
 shard), grouped, and each group becomes one file written with pyarrow through Beam ``FileSystems``
@@ -20,18 +23,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from emotrace.schemas.lineage import PARTITION_COLUMN, posted_date
+from emotrace.schemas.lineage import posted_date
+from emotrace.schemas.naming import part_path
 from emotrace.schemas.records import WindowPrediction
 from emotrace.schemas.rows import Row, trace_rows
 from emotrace.schemas.tables import TABLES
+from emotrace.transforms.faults import FaultPlan
 
 GroupKey = tuple[str, int]  # (partition value, shard)
-
-
-def partition_path(output_dir: str, table: str, partition: str, run_id: str, shard: int) -> str:
-    """Where one (partition, shard) group of a run lands."""
-    folder = f"{PARTITION_COLUMN}={partition}"
-    return posixpath.join(output_dir.rstrip("/"), table, folder, f"part-{run_id}-{shard:05d}.parquet")
 
 
 def shard_of(row: Row, shards: int) -> int:
@@ -78,15 +77,18 @@ class WritePartitioned(beam.PTransform):
     a day's rows no longer fit one worker's write comfortably.
     """
 
-    def __init__(self, table: str, output_dir: str, run_id: str, shards: int = 1) -> None:
+    def __init__(
+        self, table: str, root: str, run_id: str, shards: int = 1, faults: FaultPlan | None = None
+    ) -> None:
         super().__init__()
         if shards < 1:
             raise ValueError(f"shards must be >= 1, got {shards}")
-        self._table, self._output_dir, self._run_id, self._shards = table, output_dir, run_id, shards
+        self._table, self._root, self._run_id, self._shards = table, root, run_id, shards
+        self._faults = faults  # tests only (transforms/faults.py)
 
     def expand(self, pairs: beam.PCollection) -> beam.PCollection:
-        schema, shards = TABLES[self._table], self._shards
-        table, output_dir, run_id = self._table, self._output_dir, self._run_id  # closures pickle these only
+        schema, shards, faults = TABLES[self._table], self._shards, self._faults
+        table, root, run_id = self._table, self._root, self._run_id  # closures pickle these only
         counter = beam.metrics.Metrics.counter("emotrace", f"{self._table}_files_written")
 
         def key(pair: tuple[str, Row]) -> tuple[GroupKey, Row]:
@@ -95,8 +97,11 @@ class WritePartitioned(beam.PTransform):
 
         def write(group: tuple[GroupKey, Iterable[Row]]) -> str:
             (partition, shard), rows = group
-            path = partition_path(output_dir, table, partition, run_id, shard)
+            path = part_path(root, table, partition, run_id, shard)
             counter.inc()
-            return write_group(path, rows, schema)
+            written = write_group(path, rows, schema)
+            if faults is not None:
+                faults.hit(f"file:{table}")
+            return written
 
         return pairs | "Key" >> beam.Map(key) | "Group" >> beam.GroupByKey() | "Write" >> beam.Map(write)

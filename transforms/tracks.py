@@ -1,12 +1,13 @@
-"""Face tracks out of the pipeline: segments stitched into video-wide tracks, the ``tracks`` rows,
-and the stitched ``track_id`` and ``is_primary`` on trace rows.
+"""One video's predictions become its trace rows: overlapping windows blended, segments stitched into
+video-wide tracks, the ``tracks`` rows, and the stitched ``track_id`` and ``is_primary`` on trace rows.
 
-Track ids come from one tracker per segment (``features.segments``), and a video's primary track is
-known only when all of it is done, while its trace rows are written from predictions that come
-earlier. So trace rows leave ``trace_rows`` with segment-local ids and ``is_primary`` False, and meet
-their video's ``SegmentTracks`` here in a ``CoGroupByKey`` keyed by the input. A group holds one
-video's trace rows and per-segment track sums, never crops: an hour of video is ~18k small dicts per
-lane.
+Track ids come from one tracker per segment (``features.segments``), a video's primary track is known
+only when all of it is done, and a step's prediction is a blend of every window over it
+(``features.blend``), while predictions come out of the model one batch of windows at a time. So the
+predictions, without their crops and descriptors, meet their video's ``SegmentTracks`` here in a
+``CoGroupByKey`` keyed by the input; trace rows are built after blending, with segment-local ids and
+``is_primary`` False, then given the stitched ids. A group holds per-step numbers and per-segment track
+sums, never crops: an hour of video at a 1 s hop is 3,600 windows of a few KB per lane.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from emotrace.features.blend import blend_windows, without_inputs
 from emotrace.features.segments import SegmentOwners, stitch_tracks, stitched_sums
 from emotrace.features.track_stats import primary_track, summaries
+from emotrace.schemas.config import GridConfig
 from emotrace.schemas.lineage import posted_date
 from emotrace.schemas.records import SegmentTracks, TrackSummary, WindowPrediction
 from emotrace.schemas.rows import Row, track_row
@@ -26,6 +29,7 @@ from emotrace.transforms.outcomes import Key, key_of
 from emotrace.transforms.partitioned import keyed_trace_rows
 
 TRACKS = "tracks"  # tagged outputs: SegmentTracks from ExtractWindows, TrackSummary from StitchTracks
+STEPS = "steps"  # tagged output of StitchTracks: (input key, trace rows written)
 
 
 def read_weights(uri: str | None) -> bytes | None:
@@ -41,49 +45,59 @@ def keyed_track_row(summary: TrackSummary, run_id: str, config_hash: str) -> tup
     return posted_date(summary.ref.posted_at), track_row(summary, run_id, config_hash)
 
 
-def keyed_trace_rows_by_video(
-    pred: WindowPrediction, run_id: str, config_hash: str
-) -> list[tuple[Key, tuple[str, Row]]]:
-    """``(input key, (partition, trace row))`` for each valid step of the window."""
-    return [(key_of(pred.window.ref), pair) for pair in keyed_trace_rows(pred, run_id, config_hash)]
+def keyed_scores(pred: WindowPrediction) -> tuple[Key, WindowPrediction]:
+    """``(input key, the prediction without its crops and descriptors)``: what ``StitchTracks`` blends."""
+    return key_of(pred.window.ref), without_inputs(pred)
 
 
-def stitch_video(joined: tuple[Key, dict[str, list[Any]]], step_s: float) -> Iterator[Any]:
-    """One video's rows with stitched track ids and ``is_primary`` (main output), and its
-    ``TrackSummary``s (``tracks`` output)."""
-    _, parts = joined
+def stitch_video(
+    joined: tuple[Key, dict[str, list[Any]]], grid: GridConfig, run_id: str, config_hash: str
+) -> Iterator[Any]:
+    """One video's trace rows, blended, with stitched track ids and ``is_primary`` (main output), its
+    ``TrackSummary``s (``tracks`` output) and its count of rows (``steps`` output)."""
+    key, parts = joined
     segments: list[SegmentTracks] = parts["segments"]
+    rows = [
+        pair
+        for pred in blend_windows(parts["windows"], grid.hop)
+        for pair in keyed_trace_rows(pred, run_id, config_hash)
+    ]
+    yield beam.pvalue.TaggedOutput(STEPS, (key, len(rows)))
     if not segments:  # never decoded (refused before decoding): no rows and no tracks either
-        yield from parts["rows"]
+        yield from rows
         return
     mapping = stitch_tracks(segments)
     sums = stitched_sums(segments, mapping)
     primary = primary_track(sums)
     owner = SegmentOwners(segments)
-    for partition, row in parts["rows"]:
+    for partition, row in rows:
         local = row["track_id"]
         track = None if local is None else mapping[(owner(round(row["t_s"] / row["step_s"])), local)]
         yield partition, {**row, "track_id": track, "is_primary": track is not None and track == primary}
-    for summary in summaries(segments[0].ref, sums, step_s):
+    for summary in summaries(segments[0].ref, sums, grid.step_s):
         yield beam.pvalue.TaggedOutput(TRACKS, summary)
 
 
 class StitchTracks(beam.PTransform):
-    """``(input key, (partition, trace row))`` pairs -> ``(partition, trace row)`` pairs with
-    video-wide track ids and ``is_primary``; tagged output ``tracks``: the ``TrackSummary``s.
+    """``(input key, prediction without inputs)`` pairs (``keyed_scores``) -> ``(partition, trace row)``
+    pairs, blended, with video-wide track ids and ``is_primary``; tagged outputs ``tracks``: the
+    ``TrackSummary``s, ``steps``: ``(input key, rows written)`` per video.
 
     ``segments``: the ``SegmentTracks`` of every decoded segment (ExtractWindows' ``tracks`` output).
     """
 
-    def __init__(self, segments: beam.PCollection, step_s: float) -> None:
+    def __init__(self, segments: beam.PCollection, grid: GridConfig, run_id: str, config_hash: str) -> None:
         super().__init__()
         self._segments = segments
-        self._step_s = step_s
+        self._grid = grid
+        self._run_id = run_id
+        self._config_hash = config_hash
 
     def expand(self, pairs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         segments = self._segments | "KeySegments" >> beam.Map(lambda t: (key_of(t.ref), t))
+        stitch = beam.FlatMap(stitch_video, self._grid, self._run_id, self._config_hash)
         return (
-            {"rows": pairs, "segments": segments}
+            {"windows": pairs, "segments": segments}
             | "Join" >> beam.CoGroupByKey()
-            | "Stitch" >> beam.FlatMap(stitch_video, self._step_s).with_outputs(TRACKS, main="rows")
+            | "Stitch" >> stitch.with_outputs(TRACKS, STEPS, main="rows")
         )

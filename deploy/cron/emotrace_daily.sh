@@ -10,16 +10,15 @@
 #   EMOTRACE_ARGS      extra options: the runner and its settings, e.g. the Dataflow GPU flags of docs/deploy.md
 #   EMOTRACE           the emotrace command (default: emotrace on PATH)
 #   TODAY              the date "today" is taken to be (YYYY-MM-DD; for tests and reruns)
-# The run id is daily-<date> with --skip-existing, so a rerun of a day only redoes inputs not yet ok, and
-# a lock keeps two runs (a slow day and the next cron tick) from overlapping.
+# The run id is daily-<date> (deploy/daily.sh, as the Airflow DAG and run_flex_template.sh write it) with
+# --skip-existing, so a rerun of a day only redoes inputs not yet ok, and a lock keeps two runs (a slow day
+# and the next cron tick) from overlapping.
 set -euo pipefail
+# shellcheck source=deploy/daily.sh
+source "$(dirname "$0")/../daily.sh"
 
-if [[ $# -ge 1 ]]; then
-  day="$1"
-else
-  day="$(date -u -d "${TODAY:-$(date -u +%F)} - 1 day" +%F)"
-fi
-[[ "${day}" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] || { echo "bad date: ${day}" >&2; exit 2; }
+day="$(emotrace_day "${1:-}")" || exit 2
+run_id="$(emotrace_run_id "${day}")"
 
 manifest_template="${EMOTRACE_MANIFEST:-gs://${BUCKET:?set BUCKET or EMOTRACE_MANIFEST}/manifests/{date\}.csv}"
 output_root="${EMOTRACE_OUTPUT:-gs://${BUCKET:?set BUCKET or EMOTRACE_OUTPUT}/emotrace}"
@@ -35,4 +34,4 @@ fi
 
 # shellcheck disable=SC2086 # EMOTRACE_ARGS is a list of options on purpose
 exec ${EMOTRACE:-emotrace} analyze --input "${manifest}" --output "${output}" \
-  --run-id "daily-${day}" --skip-existing ${EMOTRACE_ARGS:-}
+  --run-id "${run_id}" --skip-existing ${EMOTRACE_ARGS:-}

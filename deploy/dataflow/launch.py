@@ -16,7 +16,6 @@ import logging
 import sys
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
 from emotrace.pipelines import analyze
 from emotrace.pipelines.options import add_analyze_args
@@ -61,13 +60,11 @@ def main(argv: list[str] | None = None) -> beam.runners.runner.PipelineResult | 
     parser = analyze_parser()
     raw = list(sys.argv[1:] if argv is None else argv)
     args, beam_args = parser.parse_known_args(template_to_cli(raw, parser))
+    options = analyze.pipeline_options(beam_args, args)  # as analyze.run: before any work
     job, n_done = analyze.apply_rerun_policy(analyze.resolve_job(args), args)
-    n_inputs = len(job.refs) + len(job.invalid)
-    log.info("run %s: submitting %d inputs (%d already ok)", job.run_id, n_inputs, n_done)
-    if n_inputs == 0:  # as analyze.run: an empty run writes nothing
+    log.info("run %s: submitting %d inputs (%d already ok)", job.run_id, job.n_inputs, n_done)
+    if job.n_inputs == 0:  # as analyze.run: an empty run writes nothing
         return None
-    options = PipelineOptions(beam_args)
-    options.view_as(SetupOptions).save_main_session = False  # as analyze.run: workers import emotrace
     pipeline = beam.Pipeline(options=options)
     analyze.build(pipeline, job)
     return pipeline.run()  # no wait_until_finish: see the module docstring

@@ -4,6 +4,8 @@ SDK-harness error, and a torch drift changes numerics; both are caught here, bef
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import re
 from pathlib import Path
 
@@ -15,6 +17,7 @@ WORKER = REPO / "deploy" / "worker" / "Dockerfile"
 LAUNCHER = REPO / "deploy" / "dataflow" / "Dockerfile.launcher"
 FLINK = REPO / "deploy" / "flink" / "flink-deployment.yaml"
 JOB_SERVER = REPO / "deploy" / "flink" / "beam-job-server.yaml"
+CRD_SCHEMA = REPO / "tests" / "deploy" / "schemas" / "flinkdeployment-v1beta1.schema.json"
 
 
 def setup_pins() -> dict[str, str]:
@@ -85,6 +88,41 @@ def test_flink_job_server_matches_beam_and_flink_versions():
     assert flink["image"].startswith(f"flink:{m.group(1)}")
 
 
+def flink_minor() -> str:
+    (server,) = [d for d in yaml.safe_load_all(JOB_SERVER.read_text()) if d["kind"] == "Deployment"]
+    image = server["spec"]["template"]["spec"]["containers"][0]["image"]
+    return re.fullmatch(r"apache/beam_flink(\d+\.\d+)_job_server:[0-9.]+", image).group(1)
+
+
+def test_flink_minor_is_one_beam_and_the_operator_support():
+    """Beam's FlinkRunner only knows the Flink versions it publishes job servers for (FlinkRunnerOptions in
+    the installed apache-beam), and the operator's CRD enumerates the flinkVersion values it accepts."""
+    from apache_beam.options.pipeline_options import FlinkRunnerOptions
+
+    minor = flink_minor()
+    assert minor in FlinkRunnerOptions.PUBLISHED_FLINK_VERSIONS, FlinkRunnerOptions.PUBLISHED_FLINK_VERSIONS
+    schema = json.loads(CRD_SCHEMA.read_text())
+    assert "v" + minor.replace(".", "_") in schema["properties"]["spec"]["properties"]["flinkVersion"]["enum"]
+
+
+def flink_version_flags(text: str) -> list[str]:
+    return re.findall(r"--flink_version[ =]+([0-9.]+)", text)
+
+
+def test_every_flink_runner_command_names_the_clusters_flink_version():
+    """Beam 2.77's --flink_version defaults to its newest published Flink (2.2), so a FlinkRunner command
+    without it starts a job server for another Flink than the cluster runs (issue 19, defect 5)."""
+    from apache_beam.options.pipeline_options import FlinkRunnerOptions
+
+    assert FlinkRunnerOptions.PUBLISHED_FLINK_VERSIONS[-1] != flink_minor()  # why the flag is needed at all
+    files = [REPO / "docs" / "deploy.md", REPO / "README.md", *sorted((REPO / "deploy").rglob("*.sh"))]
+    for path in files:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "--runner FlinkRunner" in line or "--runner=FlinkRunner" in line:
+                assert flink_version_flags(line) == [flink_minor()], f"{path.name}: {line.strip()}"
+    assert flink_version_flags((REPO / "docs" / "deploy.md").read_text()), "the guide gives the flag"
+
+
 def test_drift_is_detected():
     """The checker is not vacuous: a bumped torch or Beam in the Dockerfile is reported."""
     text = WORKER.read_text(encoding="utf-8")
@@ -103,3 +141,33 @@ def test_dockerfile_copies_only_existing_paths(path: Path):
             *sources, _dest = line.split()[1:]
             for src in sources:
                 assert (REPO / src).exists(), f"{path.name}: COPY {src} does not exist"
+
+
+def dockerignored(path: str, patterns: list[str]) -> bool:
+    """Docker's .dockerignore matching, for the plain patterns this repo uses: a pattern matches the path or
+    a folder above it; ``**/x`` matches ``x`` at any depth; the last matching line wins, ``!`` re-includes."""
+    parts = path.split("/")
+    anchored = ["/".join(parts[: i + 1]) for i in range(len(parts))]  # a, a/b, a/b/c
+    anywhere = {"/".join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)}
+    ignored = False
+    for line in patterns:
+        negate, pattern = line.startswith("!"), line.lstrip("!").strip("/")
+        deep = pattern.startswith("**/")
+        candidates = anywhere if deep else anchored
+        if any(fnmatch.fnmatch(c, pattern.removeprefix("**/")) for c in candidates):
+            ignored = not negate
+    return ignored
+
+
+def test_worker_image_ships_the_packaged_bundles():
+    """The wheel stage copies the build context, so every bundle the package ships (emotrace/assets/*.pt,
+    the default that `--model` omitted loads) must survive Dockerfile.dockerignore; a MODEL_BUNDLE at the
+    repository root must too."""
+    lines = (REPO / "deploy" / "worker" / "Dockerfile.dockerignore").read_text().splitlines()
+    patterns = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+    assets = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "emotrace" / "assets").glob("*.pt"))
+    assert assets, "the package ships a default bundle"
+    assert [a for a in assets if dockerignored(a, patterns)] == []
+    assert not dockerignored("my-bundle.pt", patterns)
+    assert dockerignored("tests/deploy/x.py", patterns) and dockerignored(".venv/lib/x.py", patterns)
+    assert dockerignored("emotrace/assets/x.pt", [*patterns, "**/*.pt"])  # the matcher is not vacuous

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -130,26 +131,102 @@ def _literal(tree: ast.Module, name: str) -> object:
     raise KeyError(name)
 
 
-def test_airflow_dag_parameters_are_template_parameters_for_yesterday():
+def test_airflow_dag_parameters_are_template_parameters_for_the_previous_day():
     source = (REPO / "deploy" / "airflow" / "emotrace_daily.py").read_text(encoding="utf-8")
-    tree = ast.parse(source)  # valid Python, without importing Airflow
+    tree = ast.parse(source)  # valid Python, without importing Airflow (test_airflow_dag.py imports it)
     params = _literal(tree, "PARAMETERS")
     assert isinstance(params, dict)
     unknown = set(params) - metadata_names() - BEAM_OPTIONS
     assert not unknown, f"not template parameters: {sorted(unknown)}"
-    assert {"input", "output"} <= set(params)
-    # {{ ds }} is the logical date = the start of the daily interval = yesterday for a @daily run.
-    assert "{{ ds }}" in params["input"] and "dt={{ ds }}" in params["output"]
+    # The day is the data interval's start (ds is the run's own day on Airflow 3's default timetable).
+    day = "{{ data_interval_start | ds }}"
+    assert params["input"].endswith(f"/manifests/{day}.csv") and params["output"].endswith(f"/dt={day}")
+    assert params["run_id"] == f"daily-{day}"
+    assert "{{ ds" not in source and "ds_nodash" not in source
+    # One GPU model: worker_accelerator and no resource hint; no model unless the image has a bundle.
     assert params["dataflow_service_options"].startswith("worker_accelerator=type:nvidia-l4;count:1")
+    assert "resource_hints" not in params and "inference_hints" not in params and "model" not in params
 
 
-def test_flex_run_script_passes_only_template_parameters():
-    script = (DATAFLOW / "run_flex_template.sh").read_text(encoding="utf-8")
-    (line,) = [ln for ln in script.splitlines() if "--parameters" in ln]
-    body = line.split('"^~^', 1)[1].rsplit('"', 1)[0]
-    names = {kv.split("=", 1)[0] for kv in body.split("~")}
-    assert not names - metadata_names() - BEAM_OPTIONS, names
-    assert "install-nvidia-driver" in script
+def _flex(tmp_path: Path, *args: str, **env: str) -> list[list[str]]:
+    """run_flex_template.sh with a gcloud stand-in that prints its argv as JSON (one line per call)."""
+    stub = tmp_path / "bin" / "gcloud"
+    stub.parent.mkdir(exist_ok=True)
+    stub.write_text(
+        f'#!/bin/sh\n"{sys.executable}" -c "import json,sys; print(json.dumps(sys.argv[1:]))" "$@"\n'
+    )
+    stub.chmod(0o755)
+    full_env = {
+        **os.environ,
+        "PATH": f"{stub.parent}:{os.environ['PATH']}",
+        "PROJECT": "p",
+        "REGION": "r",
+        "BUCKET": "b",
+        "IMAGE_TAG": "1",
+        "MODEL_BUNDLE": "",  # unset unless the test sets it
+        **env,
+    }
+    out = subprocess.run(
+        ["bash", str(DATAFLOW / "run_flex_template.sh"), *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def _parameters(argv: list[str]) -> dict[str, str]:
+    body = argv[argv.index("--parameters") + 1]
+    assert body.startswith("^~^")
+    return dict(kv.split("=", 1) for kv in body[3:].split("~"))
+
+
+def test_flex_run_script_passes_only_template_parameters_for_one_day(tmp_path: Path):
+    (argv,) = _flex(tmp_path, "run", "2026-02-28")
+    assert argv[:4] == ["dataflow", "flex-template", "run", "emotrace-analyze-2026-02-28"]
+    params = _parameters(argv)
+    assert not set(params) - metadata_names() - BEAM_OPTIONS, params
+    assert params["run_id"] == "daily-2026-02-28"
+    assert (
+        params["input"] == "gs://b/manifests/2026-02-28.csv"
+        and params["output"] == "gs://b/emotrace/dt=2026-02-28"
+    )
+    assert "install-nvidia-driver" in params["dataflow_service_options"]
+    assert "resource_hints" not in params and "model" not in params
+
+
+def test_flex_run_script_passes_the_image_bundle_only_with_model_bundle(tmp_path: Path):
+    (argv,) = _flex(tmp_path, "run", "2026-02-28", MODEL_BUNDLE="my-bundle.pt")
+    assert _parameters(argv)["model"] == "/opt/emotrace/models/bundle.pt"
+
+
+def test_flex_run_script_defaults_to_yesterday_and_refuses_a_bad_day(tmp_path: Path):
+    (argv,) = _flex(tmp_path, "run", TODAY="2026-03-01")
+    assert _parameters(argv)["run_id"] == "daily-2026-02-28"
+    with pytest.raises(subprocess.CalledProcessError) as bad:
+        _flex(tmp_path, "run", "2026-02-30")
+    assert bad.value.returncode == 2 and "bad day" in bad.value.stderr
+
+
+def test_flex_build_refuses_a_launcher_image_the_registry_lacks(tmp_path: Path):
+    """``gcloud artifacts docker images describe`` answers NOT_FOUND: no spec is written (issue 19, 1)."""
+    stub = tmp_path / "bin" / "gcloud"
+    stub.parent.mkdir()
+    stub.write_text('#!/bin/sh\necho "$@" >> "$(dirname "$0")/calls"\n[ "$1" != artifacts ]\n')
+    stub.chmod(0o755)
+    env = {**os.environ, "PATH": f"{stub.parent}:{os.environ['PATH']}", "PROJECT": "p", "REGION": "r"}
+    got = subprocess.run(
+        ["bash", str(DATAFLOW / "run_flex_template.sh"), "build"],
+        env={**env, "BUCKET": "b", "IMAGE_TAG": "1"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert got.returncode == 1 and "build and push it first" in got.stderr
+    calls = (stub.parent / "calls").read_text().splitlines()
+    assert calls == ["artifacts docker images describe r-docker.pkg.dev/p/emotrace/launcher:1 --project p"]
 
 
 def _cron(tmp_path: Path, *args: str, **env: str) -> list[str]:
@@ -229,3 +306,46 @@ def test_flink_manifests_wire_the_job_server_to_the_cluster_and_the_worker_pool(
     assert "--environment_config localhost:50000" in script
     assert {p["port"] for p in service["spec"]["ports"]} >= {8099, 8098}
     assert service["metadata"]["name"] in script
+
+
+def test_flink_submit_runs_one_day_through_the_cron_script(tmp_path: Path):
+    """run_on_flink.sh names the day as every scheduler does (it had no run id before issue 19)."""
+    argv = _cron_like(
+        tmp_path, "deploy/flink/run_on_flink.sh", "2026-11-24", "--frame-rate", "4", BUCKET="bkt"
+    )
+    assert argv[:7] == [
+        "analyze",
+        "--input",
+        "gs://bkt/manifests/2026-11-24.csv",
+        "--output",
+        "gs://bkt/emotrace/dt=2026-11-24",
+        "--run-id",
+        "daily-2026-11-24",
+    ]
+    rest = " ".join(argv[7:])
+    assert "--runner PortableRunner" in rest and "--environment_config localhost:50000" in rest
+    assert rest.endswith("--frame-rate 4") and "--model" not in rest
+    args, beam_args = analyze_parser().parse_known_args(argv[1:])
+    assert args.skip_existing and args.frame_rate == 4 and "--job_endpoint" in beam_args
+
+
+def test_flink_submit_with_a_bundle_must_run_where_the_bundle_is(tmp_path: Path):
+    with pytest.raises(subprocess.CalledProcessError) as err:
+        _cron_like(tmp_path, "deploy/flink/run_on_flink.sh", "2026-11-24", BUCKET="b", MODEL_BUNDLE="x.pt")
+    assert err.value.returncode == 2 and "submit from the worker image" in err.value.stderr
+
+
+def _cron_like(tmp_path: Path, script: str, *args: str, **env: str) -> list[str]:
+    stub = tmp_path / "emotrace"
+    stub.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n', encoding="utf-8")
+    stub.chmod(0o755)
+    full_env = {**os.environ, "EMOTRACE": str(stub), "EMOTRACE_LOCK": str(tmp_path / "lock"), **env}
+    out = subprocess.run(
+        ["bash", str(REPO / script), *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return out.stdout.splitlines()

@@ -1,10 +1,11 @@
 """Long videos cut into segments and stitched back (features/segments.py, issue 6).
 
-The property under test: over random durations, segment lengths and faces coming and going, running a
-video as segments (each decoding its own preroll) and stitching the tracks gives exactly the trace of
-the uncut video: every step once, no gap and no duplicate at the cuts, the same track ids, and the same
-windows. Pure: fake decoders and a fake detector (the real decoder's seeking is tested in
-tests/pipelines/test_segments_pipeline.py).
+The property under test: over random durations, segment lengths, window hops and faces coming and
+going, running a video as segments (each decoding its own preroll and its windows' context) and
+stitching the tracks gives exactly the trace of the uncut video: every step once, no gap and no
+duplicate at the cuts, the same track ids, and the same windows, context included (so the cross-fade of
+overlapping windows, features/blend.py, gives every step the same prediction). Pure: fake decoders and a
+fake detector (the real decoder's seeking is tested in tests/pipelines/test_segments_pipeline.py).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from emotrace.features.blend import writes
 from emotrace.features.segments import SegmentOwners, plan_segments, stitch_tracks, stitched_sums
 from emotrace.features.windows import WindowStats, iter_step_windows
-from emotrace.schemas.config import AnalyzeConfig, FaceConfig, SegmentConfig
+from emotrace.schemas.config import AnalyzeConfig, FaceConfig, GridConfig, SegmentConfig
 from emotrace.schemas.records import AudioChunk, FaceDetection, FrameChunk, MediaInfo, SegmentTracks, VideoRef
 
 REF = VideoRef("/x.mp4", "x")
@@ -26,10 +28,15 @@ SR = 16_000
 H, W = 120, 160
 
 
-def _cfg(segment_s: float, preroll_s: float = 2.0) -> AnalyzeConfig:
+def _cfg(segment_s: float, preroll_s: float = 2.0, hop: int | None = None) -> AnalyzeConfig:
     # Full-frame detection on every frame: the fake detector below answers whole frames only.
     faces = dataclasses.replace(FaceConfig(), detect_every_frames=1)
-    return dataclasses.replace(AnalyzeConfig(), faces=faces, segments=SegmentConfig(segment_s, preroll_s))
+    return dataclasses.replace(
+        AnalyzeConfig(),
+        grid=GridConfig(hop_steps=hop),
+        faces=faces,
+        segments=SegmentConfig(segment_s, preroll_s),
+    )
 
 
 # Two faces at fixed places; which of them a frame shows is written into its first pixel (bit 0: the
@@ -104,11 +111,12 @@ def _run(cfg, n_steps, span, right_on, left_off):
     return windows, stats
 
 
-def _rows(windows, track_of=lambda step, t: t):
-    """{(step, track id after mapping)} -> (face_mask, audio row) for every valid step."""
+def _rows(windows, hop, track_of=lambda step, t: t):
+    """{(step, track id after mapping)} -> (face_mask, audio row) for every step written (each valid
+    step once, by the window starting in its hop: ``features.blend.writes``)."""
     out = {}
     for w in windows:
-        for i in np.flatnonzero(w.valid):
+        for i in np.flatnonzero(writes(w, hop)):
             step = w.start_step + int(i)
             track = None if w.track_id is None else track_of(step, w.track_id)
             key = (step, track)
@@ -117,23 +125,42 @@ def _rows(windows, track_of=lambda step, t: t):
     return out
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _windows(windows, lane_of=lambda w: w.track_id):
+    """{(start step, track id after mapping)} -> the window's valid steps and whole input (its context
+    included: what the model sees, hence what the blend of its prediction depends on)."""
+    out = {}
+    for w in windows:
+        key = (w.start_step, lane_of(w))
+        assert key not in out or not (out[key][0] & w.valid).any(), f"window {key}: a step valid twice"
+        valid = w.valid if key not in out else out[key][0] | w.valid
+        out[key] = (
+            valid,
+            w.face_mask.copy(),
+            np.where(w.audio_mask[:, None], w.audio, 0.0),
+            w.audio_mask.copy(),
+        )
+    return out
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n_steps=st.integers(min_value=30, max_value=260),
     segment_windows=st.integers(min_value=1, max_value=4),
     preroll_s=st.sampled_from([1.0, 2.0, 3.0]),
+    hop=st.sampled_from([25, 5, 10]),
     right=st.tuples(st.integers(0, 260), st.integers(5, 120)),
     gap=st.tuples(st.integers(0, 260), st.integers(0, 12)),
 )
-def test_segments_stitch_into_the_uncut_trace(n_steps, segment_windows, preroll_s, right, gap):
-    cfg = _cfg(segment_windows * 5.0, preroll_s)  # a window is 25 steps = 5 s
+def test_segments_stitch_into_the_uncut_trace(n_steps, segment_windows, preroll_s, hop, right, gap):
+    cfg = _cfg(segment_windows * 5.0, preroll_s, hop)  # a window is 25 steps = 5 s
     right_on = (right[0], right[0] + right[1])
     left_off = (gap[0], gap[0] + gap[1])  # the left face hides for a while (a short gap keeps its track)
     whole, _ = _run(cfg, n_steps, None, right_on, left_off)
-    expected = _rows(whole)
+    expected = _rows(whole, hop)
 
     spans = plan_segments(n_steps, cfg)
     assert spans[0][:2] == (0, 0) and spans[-1][2] is None
+    assert all(start % hop == 0 for _, start, _ in spans)
     parts, got_windows = [], []
     for k, span in enumerate(spans):
         windows, stats = _run(cfg, n_steps, span, right_on, left_off)
@@ -145,7 +172,7 @@ def test_segments_stitch_into_the_uncut_trace(n_steps, segment_windows, preroll_
     owner = SegmentOwners(parts)
     got: dict = {}
     for windows in got_windows:
-        for key, value in _rows(windows, lambda step, t: mapping[(owner(step), t)]).items():
+        for key, value in _rows(windows, hop, lambda step, t: mapping[(owner(step), t)]).items():
             assert key not in got, f"step {key[0]} written by two segments"
             got[key] = value
 
@@ -159,9 +186,31 @@ def test_segments_stitch_into_the_uncut_trace(n_steps, segment_windows, preroll_
         # After the preroll the descriptors have their full context again: the same to float noise,
         # except the slow ones (speech activity's running level) may differ in the last digits.
         np.testing.assert_allclose(g_audio, audio, rtol=1e-3, atol=1e-3, err_msg=str(key))
+    _assert_same_windows(whole, got_windows, mapping)
     # Stitched track sums add up to the uncut video's.
     sums = stitched_sums(parts, mapping)
     assert sum(t.n_steps for t in sums.values()) == sum(1 for _, t in expected if t is not None)
+
+
+def _assert_same_windows(whole, segments, mapping):
+    """Every window of every segment is the uncut video's window at the same start, for the same lane:
+    the same faces and soundtrack over all its steps, the context on the other side of a cut included;
+    and the segments' windows together make every step valid exactly where the uncut window does."""
+    expected = _windows(whole)
+    union: dict = {}
+    for k, windows in enumerate(segments):
+        lane = lambda w, k=k: None if w.track_id is None else mapping[(k, w.track_id)]  # noqa: E731
+        for key, (valid, face, audio, has_audio) in _windows(windows, lane).items():
+            assert key in expected, f"segment {k} cut a window {key} the uncut video does not have"
+            e_valid, e_face, e_audio, e_has_audio = expected[key]
+            assert not (valid & ~e_valid).any(), key
+            np.testing.assert_array_equal(face, e_face, err_msg=f"segment {k}, window {key}: faces")
+            np.testing.assert_array_equal(has_audio, e_has_audio, err_msg=f"segment {k}, window {key}")
+            np.testing.assert_allclose(audio, e_audio, rtol=1e-3, atol=1e-3, err_msg=f"segment {k}, {key}")
+            union[key] = union.get(key, np.zeros_like(valid)) | valid
+    assert sorted(union, key=str) == sorted(expected, key=str)
+    for key, valid in union.items():
+        np.testing.assert_array_equal(valid, expected[key][0], err_msg=str(key))
 
 
 def test_plan_cuts_on_whole_windows_and_keeps_a_short_tail_with_its_neighbour():
@@ -176,9 +225,11 @@ def test_plan_cuts_on_whole_windows_and_keeps_a_short_tail_with_its_neighbour():
     assert plan_segments(18_000, _cfg(0.0)) == [(0, 0, None)]  # segmenting off
 
 
-def test_segment_s_is_rounded_up_to_whole_windows():
+def test_segment_s_is_rounded_up_to_whole_hops():
     assert SegmentConfig(61.0).segment_steps(AnalyzeConfig().grid) == 325
     assert SegmentConfig(0.5).segment_steps(AnalyzeConfig().grid) == 25
+    # Overlapping windows: cuts only need the hop grid (a window every 5 steps).
+    assert SegmentConfig(61.0).segment_steps(GridConfig(hop_steps=5)) == 305
 
 
 def test_two_faces_side_by_side_are_not_stitched_into_one():
@@ -198,7 +249,7 @@ def _sums(first: int, last: int):
 
 
 def test_bad_spans_are_refused():
-    with pytest.raises(ValueError, match="whole windows"):
+    with pytest.raises(ValueError, match="hop grid"):
         list(
             iter_step_windows(
                 REF,

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from emotrace.features.blend import writes
 from emotrace.features.windows import WindowStats, iter_step_windows
-from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.config import AnalyzeConfig, GridConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode
 from emotrace.schemas.records import AudioChunk, MediaInfo, VideoRef
 
@@ -46,3 +47,25 @@ def test_full_coverage_is_not_partial():
         )
     )
     assert stats.partial is None and sum(int(w.valid.sum()) for w in windows) == 15
+
+
+def _audio_chunks(seconds: float, chunk_s: float = 2.0):
+    """A soundtrack in chunks, as the decoder streams it."""
+    for i, chunk in enumerate(np.array_split(next(_audio(seconds)).samples, int(np.ceil(seconds / chunk_s)))):
+        yield AudioChunk(i * chunk_s, chunk, 16_000)
+
+
+@pytest.mark.parametrize("hop", [None, 5])
+def test_a_soundtrack_without_a_container_duration_keeps_every_step(hop):
+    # No duration from the container (some raw audio streams): the length is known only when the
+    # stream ends, so no window may be cut as if its steps were past the end of the media before that.
+    # (Before issue 14's change to the window loop, the windows cut mid-stream dropped 50 of 60 steps.)
+    cfg = AnalyzeConfig(grid=GridConfig(hop_steps=hop))
+    stats = WindowStats()
+    windows = list(
+        iter_step_windows(
+            REF, MediaInfo(0.0, False, True), iter([]), _audio_chunks(12.0), NoFaces(), cfg, 64, stats
+        )
+    )
+    written = sorted(w.start_step + int(i) for w in windows for i in np.flatnonzero(writes(w, cfg.grid.hop)))
+    assert written == list(range(60)) and stats.n_steps == 60 and stats.partial is None

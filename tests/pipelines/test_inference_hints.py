@@ -7,27 +7,27 @@ which is what Dataflow receives. The DirectRunner ignores hints, so nothing here
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import apache_beam as beam
 import pytest
 
 from emotrace.pipelines import analyze
 from emotrace.pipelines.options import add_analyze_args
-from emotrace.schemas.records import VideoRef
 
 pytestmark = pytest.mark.pipeline
 GPU = "accelerator=type:nvidia-l4;count:1;install-nvidia-driver,min_ram=16GB"
 
 
-def _job(hints: str | None) -> analyze.AnalyzeJob:
+def _job(hints: str | None, tmp_path: Path) -> analyze.AnalyzeJob:
     parser = argparse.ArgumentParser()
     add_analyze_args(parser)
+    (tmp_path / "x.mp4").write_bytes(b"")  # the launcher checks that --input names something
     args = parser.parse_args(
-        ["--input", "/nowhere/x.mp4", "--output", "/tmp/out"]
+        ["--input", str(tmp_path / "x.mp4"), "--output", str(tmp_path / "out")]
         + (["--inference-hints", hints] if hints else [])
     )
-    job = analyze.resolve_job(args)
-    return job.__class__(**{**job.__dict__, "refs": [VideoRef("/nowhere/x.mp4", "x")]})
+    return analyze.resolve_job(args)
 
 
 def _hints_by_transform(job: analyze.AnalyzeJob) -> dict[str, dict[str, bytes]]:
@@ -43,8 +43,8 @@ def _hints_by_transform(job: analyze.AnalyzeJob) -> dict[str, dict[str, bytes]]:
     }
 
 
-def test_hints_go_on_the_inference_stage_only():
-    by_name = _hints_by_transform(_job(GPU))
+def test_hints_go_on_the_inference_stage_only(tmp_path):
+    by_name = _hints_by_transform(_job(GPU, tmp_path))
     infer = {n: h for n, h in by_name.items() if n.startswith("Infer/") and h}
     assert infer, "no transform of the Infer stage carries the hints"
     for hints in infer.values():
@@ -55,8 +55,8 @@ def test_hints_go_on_the_inference_stage_only():
     assert any(n.startswith("ToInferencePool") for n in by_name)  # decoding and inference are not fused
 
 
-def test_no_hints_no_extra_shuffle():
-    by_name = _hints_by_transform(_job(None))
+def test_no_hints_no_extra_shuffle(tmp_path):
+    by_name = _hints_by_transform(_job(None, tmp_path))
     assert not any(h for h in by_name.values())
     assert not any(n.startswith("ToInferencePool") for n in by_name)
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emotrace.schemas.config import AnalyzeConfig, GridConfig
 from emotrace.schemas.lineage import DEFAULT_PARTITION, config_hash, hash_user_id, posted_date
@@ -19,10 +23,24 @@ from emotrace.schemas.lineage import DEFAULT_PARTITION, config_hash, hash_user_i
         (None, DEFAULT_PARTITION),
         ("  ", DEFAULT_PARTITION),
         ("last tuesday", DEFAULT_PARTITION),
+        # Issue 15, class 1: the UTC day of these is outside years 1-9999 (the conversion overflowed and
+        # one row ended the whole job); the local day is not the post's UTC day either.
+        ("0001-01-01T00:00:00+01:00", DEFAULT_PARTITION),
+        ("9999-12-31T23:30:00-01:00", DEFAULT_PARTITION),
+        ("0001-01-01T00:00:00", "0001-01-01"),
+        ("9999-12-31T22:00:00-01:00", "9999-12-31"),
     ],
 )
 def test_posted_date(posted_at, expected):
     assert posted_date(posted_at) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat())))
+def test_posted_date_is_total(posted_at):
+    """Any text gives a partition value: the default one, or a real date."""
+    value = posted_date(posted_at)
+    assert value == DEFAULT_PARTITION or date.fromisoformat(value).isoformat() == value
 
 
 def test_config_hash_is_stable_and_sees_config_and_model():
