@@ -21,10 +21,11 @@ from emotrace.features.align import align_face, alignment_matrix, template
 from emotrace.features.faces import FaceDetector
 from emotrace.features.full_frame import MIN_NET_SIDE_PX, proposal_side
 from emotrace.features.roi_detect import RoiFaceDetector
+from emotrace.features.step_grid import StepGrid, iter_step_windows
 from emotrace.features.tracking import iou_matrix
-from emotrace.features.windows import WindowStats, iter_step_windows
+from emotrace.features.windows import WindowStats
 from emotrace.features.zoom import ZOOM_FACE_PX, zoomed_canvas
-from emotrace.media.decode import iter_audio, iter_frames
+from emotrace.media.decode import iter_frames, open_streams
 from emotrace.media.probe import probe
 from emotrace.schemas.config import AnalyzeConfig, FaceConfig
 from emotrace.schemas.records import FaceDetection, StepWindow, VideoRef
@@ -102,12 +103,8 @@ def _assert_face_points(face: FaceDetection) -> None:
 # -- real people: crossings at 720p, a group at 1080p ----------------------------------------------
 def _windows(path: str, cfg: AnalyzeConfig, detector: FaceDetector) -> tuple[list[StepWindow], WindowStats]:
     info = probe(path)
-    stats = WindowStats()
-    frames, audio = iter_frames(path, info, cfg.decode, reuse_buffer=True), iter_audio(path, info, cfg.decode)
-    windows = list(
-        iter_step_windows(VideoRef(path, Path(path).stem), info, frames, audio, detector, cfg, 64, stats)
-    )
-    return windows, stats
+    grid = StepGrid(VideoRef(path, Path(path).stem), info, detector, cfg, 64)
+    return list(iter_step_windows(grid, *open_streams(path, info, cfg.decode))), grid.stats
 
 
 def _crossing(
