@@ -84,7 +84,8 @@ class StepWindow(NamedTuple):
     valid: bool[W]         the step belongs to this lane, to the video and to the segment that cut the
                            window (the other steps are context)
     speech_prob: float32[W] speech activity in [0, 1] (features/speech.py); NaN where the soundtrack does
-                           not reach (also in a face lane whose audio is gated off); None when not computed (a window built outside features/windows.py)
+                           not reach (a value also where a face lane's audio is gated off); None
+                           when not computed (a window built outside features/windows.py)
     face_score: float32[W], face_box: float32[W, 4]  the lane's detection per step (score; box as x, y,
                            w, h divided by the frame's width and height); NaN where ``face_mask`` is
                            False; None for the face-less lane and windows built elsewhere
