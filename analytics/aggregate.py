@@ -6,9 +6,12 @@ Definitions (docs/schema.md repeats them for analysts):
   ``step_s`` seconds, so every statistic is weighted by ``step_s``, never by row count.
 - Run: when a post was analysed by several runs, only the rows of its latest ``run_id`` count (run ids
   sort by time), so re-runs never double-count.
-- Lanes (``select_lanes``): by default the post's *primary* lane: the primary face track's steps plus the
-  face-less steps (``track_id`` null: no face seen, audio or nothing), i.e. what the post looks and sounds
-  like from its main person's view. The primary track is the one flagged ``is_primary`` when that column
+- Lanes (``select_lanes``): by default the post's *primary* lane, one row per step: the primary face
+  track's row where that face is seen, else the face-less row (``track_id`` null: no face seen, audio or
+  nothing; or a voice that no visible face speaks, issue 18), i.e. what the post looks and sounds like
+  from its main person's view. The voice enters only through rows it was attributed to (the primary
+  face's rows while it speaks, face-less voice rows where that face is not seen), never a listener's.
+  The primary track is the one flagged ``is_primary`` when that column
   exists, else the track with the most seconds (ties: lowest ``track_id``). Steps where only a secondary
   face is seen are then missing (gaps). ``all_tracks=True`` keeps every row: statistics are then over
   track-steps (two faces in one step count twice), while coverage still counts wall-clock seconds.
@@ -72,9 +75,22 @@ def select_lanes(rows: Sequence[Row], all_tracks: bool = False) -> list[Lane]:
             by_track.setdefault(r.get("track_id"), []).append(r)
         lanes = [by_track[k] for k in sorted(by_track, key=lambda t: (t is not None, t or 0))]
     else:
-        primary = primary_track(rows)
-        lanes = [[r for r in rows if r.get("track_id") is None or r.get("track_id") == primary]]
+        lanes = [_primary_lane(rows)]
     return [sorted(lane, key=lambda r: r["t_s"]) for lane in lanes if lane]
+
+
+def _primary_lane(rows: Sequence[Row]) -> Lane:
+    """One row per step: the primary track's where its face is seen, else the face-less row (a step
+    with a voice-over has both: the face's row wins, and the voice counts only where that face is not
+    seen, so no step counts twice)."""
+    primary = primary_track(rows)
+
+    def step(r: Row) -> tuple[str, float]:
+        return r["post_id"], round(float(r["t_s"]), 6)
+
+    faced = [r for r in rows if primary is not None and r.get("track_id") == primary]
+    seen = {step(r) for r in faced}
+    return faced + [r for r in rows if r.get("track_id") is None and step(r) not in seen]
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:

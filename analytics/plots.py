@@ -1,7 +1,8 @@
 """Figures from trace rows (pure: matplotlib with the Agg backend, no Beam, no I/O but ``save``).
 
 - ``trace_figure``: one post over time. Top: arousal and valence of the post's primary lane (the same
-  selection as ``emotrace aggregate``), with face presence and audio presence shaded; the line breaks
+  selection as ``emotrace aggregate``), with face presence and audio presence shaded, and a band at
+  the bottom where the face is the one speaking (``speaking`` >= 0.5, issue 18); the line breaks
   where steps are missing. Bottom: the model's attention weight on the face for each dimension (the
   voice gets the rest).
 - ``plane_figure``: one user's posts on the valence-arousal plane: each post at its time-weighted mean,
@@ -21,8 +22,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from emotrace.analytics.aggregate import Row, post_aggregate, select_lanes, step_seconds
+from emotrace.schemas.config import SpeakingConfig
 
-FACE_COLOR, AUDIO_COLOR = "#4c72b0", "#dd8452"
+FACE_COLOR, AUDIO_COLOR, SPEAKING_COLOR = "#4c72b0", "#dd8452", "#8172b3"
+SPEAKING_GATE = SpeakingConfig().gate  # the plot marks the steps whose row got the voice
 
 
 def _with_breaks(t: np.ndarray, step: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -68,6 +71,10 @@ def trace_figure(rows: Sequence[Row], title: str | None = None) -> Figure:
     }
     face = np.array([bool(r["face_present"]) for r in lane])
     audio = np.array([bool(r["audio_present"]) for r in lane])
+    # speaking (issue 18): this face is the one talking; null on face-less rows and without soundtrack
+    speaking = np.array(
+        [r.get("speaking") is not None and float(r["speaking"]) >= SPEAKING_GATE for r in lane]
+    )
 
     fig, (top, strip, bottom) = plt.subplots(
         3, 1, figsize=(9, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 0.45, 1]}, layout="constrained"
@@ -75,6 +82,7 @@ def trace_figure(rows: Sequence[Row], title: str | None = None) -> Figure:
     _shade(top, t, step, face, FACE_COLOR, "face present")  # the face the lines come from
     _shade(strip, t, step, face, FACE_COLOR, None, band=(0.55, 0.95), alpha=0.6)
     _shade(strip, t, step, audio, AUDIO_COLOR, None, band=(0.05, 0.45), alpha=0.6)
+    _shade(top, t, step, speaking, SPEAKING_COLOR, "speaking", band=(0.0, 0.06), alpha=0.7)
     strip.set(ylim=(0, 1), yticks=[0.25, 0.75], yticklabels=["audio", "face"])
     strip.tick_params(axis="y", length=0, labelsize=8)
     tb, arousal, valence, face_a, face_v = _with_breaks(

@@ -30,7 +30,7 @@ from scipy.optimize import linear_sum_assignment
 from emotrace.features.track_stats import merge_sums
 from emotrace.features.tracking import iou_matrix
 from emotrace.schemas.boxes import FracCorners
-from emotrace.schemas.config import AnalyzeConfig, GridConfig
+from emotrace.schemas.config import AnalyzeConfig
 from emotrace.schemas.records import SegmentTracks, TrackSums
 
 
@@ -62,10 +62,10 @@ class Span(NamedTuple):
     def owns(self, step: int) -> bool:
         return self.start <= step and (self.end is None or step < self.end)
 
-    def horizon(self, grid: GridConfig) -> int | None:
-        """One past the last step decoded: the context of the windows over the last owned steps (None:
-        to the end of the media)."""
-        return None if self.end is None else self.end + grid.context_after
+    def horizon(self, cfg: AnalyzeConfig) -> int | None:
+        """One past the last step decoded: the context of the windows over the last owned steps, and the
+        speaking evidence after it (None: to the end of the media)."""
+        return None if self.end is None else self.end + cfg.grid.context_after + cfg.speaking.half_steps
 
     def tail_from(self, cfg: AnalyzeConfig) -> int | None:
         """First owned step the next segment decodes too (its preroll): boxes from there on are kept for
@@ -104,11 +104,13 @@ def decode_from(start: int, cfg: AnalyzeConfig) -> int:
 
 def preroll_steps(cfg: AnalyzeConfig) -> int:
     """Steps a segment decodes before its first window: ``preroll_s``, and at least one step more than
-    the tracker keeps a missing face (``track_max_missed_steps``). A face the uncut video's tracker still
+    the tracker keeps a missing face (``track_max_missed_steps``) and than the speaking evidence looks
+    back (``SpeakingConfig.half_steps``). A face the uncut video's tracker still
     carries across the cut was then seen somewhere in the preroll, by both segments' trackers, so the
     stitch finds it; one unseen for longer is a new track in the uncut video too. (With a shorter preroll,
     a face hidden from shortly before a cut until the cut got a new id only in the segmented run.)"""
-    return max(cfg.segments.preroll_steps(cfg.grid), cfg.faces.track_max_missed_steps + 1)
+    floor = max(cfg.faces.track_max_missed_steps, cfg.speaking.half_steps) + 1  # the speaking evidence too
+    return max(cfg.segments.preroll_steps(cfg.grid), floor)
 
 
 def _match(

@@ -22,6 +22,7 @@ from emotrace.features.face_steps import TrackedFace, track_faces
 from emotrace.features.faces import FaceDetector
 from emotrace.features.roi_detect import RoiFaceDetector
 from emotrace.features.segments import Span
+from emotrace.features.speaking import MouthMotion
 from emotrace.features.speech import SpeechActivity
 from emotrace.features.tracking import FaceTracker
 from emotrace.features.windows import StepBuffer, WindowStats, decoded_steps, lane_windows
@@ -55,12 +56,13 @@ class StepGrid:
         span.check(grid.hop)
         self.ref, self.info, self.cfg, self.crop_px, self.span = ref, info, cfg, crop_px, span
         self.stats = WindowStats()
-        horizon = span.horizon(grid)
+        horizon = span.horizon(cfg)
         self.horizon = END if horizon is None else horizon  # decoded up to here (exclusive)
         self._tail_from = span.tail_from(cfg)
         window0 = grid.first_window_over(span.start)  # steps before it are preroll: tracked, not kept
         self._next_start = window0  # start step of the next window to cut
-        self._buf = StepBuffer(keep_from=window0)
+        self._buf = StepBuffer(keep_from=window0, keep_back=cfg.speaking.half_steps)
+        self._mouths = MouthMotion()
         self._tracker = FaceTracker(cfg.faces)
         # Full frames every k-th frame (at a size set by the video's, for small faces), ROIs between.
         self._faces_in = RoiFaceDetector(detector, cfg.faces, (info.width, info.height))
@@ -97,7 +99,8 @@ class StepGrid:
         for (i, step), dets in zip(keep, detections, strict=True):
             owned = self.span.owns(step)
             for face in track_faces(chunk.frames[i], dets, self._tracker, step, self.crop_px):
-                self._file_face(face, step, owned)
+                self._file_face(face, step, owned, self._mouths.update(face.track_id, step, face.crop))
+            self._mouths.forget_before(step)
             if dets and owned:
                 self.stats.n_face_steps += 1
 
@@ -114,14 +117,17 @@ class StepGrid:
             keep.append((i, step))
         return keep
 
-    def _file_face(self, face: TrackedFace, step: int, owned: bool) -> None:
+    def _file_face(self, face: TrackedFace, step: int, owned: bool, motion: float) -> None:
         """Keep one tracked face of ``step``: its box for stitching where a neighbouring segment also
-        decodes the step, its crop where a window will show it, its track's sums where the step is owned."""
+        decodes the step, its mouth ``motion`` where a window's speaking evidence reaches it, its crop
+        where a window will show it, its track's sums where the step is owned."""
         box = frac_corners(face.box_norm)
         if step < self.span.start:  # decoded before the first owned step: the previous segment's tail too
             self.stats.head.setdefault(step, {})[face.track_id] = box
         elif owned and self._tail_from is not None and step >= self._tail_from:
             self.stats.tail.setdefault(step, {})[face.track_id] = box
+        if step >= self._buf.keep_from - self._buf.keep_back:  # the first window's evidence looks back
+            self._buf.add_motion(step, face.track_id, motion)
         if step < self._buf.keep_from:  # preroll: tracked for stitching only
             return
         self._buf.add_face(step, face)
@@ -160,8 +166,10 @@ class StepGrid:
     # Windows
 
     def ready(self) -> Iterator[StepWindow]:
-        """The windows whose every step both streams have passed, while they still run."""
-        front, w = min(self.video_front, self.audio_front), self.cfg.grid.window_steps
+        """The windows whose every step both streams have passed, and the speaking evidence after them
+        (``SpeakingConfig.half_steps``), while the streams still run."""
+        front = min(self.video_front, self.audio_front)
+        w = self.cfg.grid.window_steps + self.cfg.speaking.half_steps
         end = self._n_total if self.span.end is None else min(self.span.end, self._n_total)
         writable = range(
             self.span.start, end

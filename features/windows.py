@@ -12,9 +12,10 @@ import numpy as np
 
 from emotrace.features.acoustics import AUDIO_FEATURE_NAMES
 from emotrace.features.face_steps import TrackedFace
+from emotrace.features.speaking import lane_speaking
 from emotrace.features.track_stats import TrackStats
 from emotrace.schemas.boxes import FracCorners
-from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.config import AnalyzeConfig, SpeakingConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode
 from emotrace.schemas.records import StepWindow, VideoRef
 
@@ -41,12 +42,14 @@ class WindowStats:
 class StepBuffer:
     """Per-step observations for the windows not yet emitted."""
 
-    def __init__(self, keep_from: int = 0) -> None:
+    def __init__(self, keep_from: int = 0, keep_back: int = 0) -> None:
         self.keep_from = keep_from  # the first step any window shows: earlier faces are tracked, not kept
+        self.keep_back = keep_back  # motion and speech are kept this many steps before a window's start
         self.crops: dict[int, dict[int, np.ndarray]] = {}  # step -> track_id -> uint8[S, S, 3]
         self.face_meta: dict[int, dict[int, np.ndarray]] = {}  # step -> track_id -> f32[5] score,x,y,w,h
         self.audio: dict[int, np.ndarray] = {}  # step -> float32[D]
         self.speech: dict[int, float] = {}  # step -> speech_prob in [0, 1]
+        self.motion: dict[int, dict[int, float]] = {}  # step -> track_id -> net mouth motion (or NaN)
         self.seen_frame: set[int] = set()  # steps that had a decoded frame (faces or not)
 
     def add_face(self, step: int, face: TrackedFace) -> None:
@@ -58,9 +61,18 @@ class StepBuffer:
         self.audio[step] = feats
         self.speech[step] = speech_prob
 
+    def add_motion(self, step: int, track_id: int, motion: float) -> None:
+        self.motion.setdefault(step, {})[track_id] = motion
+
     def drop_before(self, step: int) -> None:
-        for d in (self.crops, self.face_meta, self.audio, self.speech):
-            for s in [s for s in d if s < step]:
+        for d, first in (
+            (self.crops, step),
+            (self.face_meta, step),
+            (self.audio, step),
+            (self.speech, step - self.keep_back),
+            (self.motion, step - self.keep_back),
+        ):
+            for s in [s for s in d if s < first]:
                 del d[s]
         self.seen_frame = {s for s in self.seen_frame if s >= step}
 
@@ -70,57 +82,85 @@ def lane_windows(
 ) -> list[StepWindow]:
     """All lanes of the window starting at grid step ``start`` that write a step: a lane's ``valid``
     steps are its steps in ``owned`` (this segment's steps, up to the end of the video); the steps around
-    them are the window's context."""
+    them are the window's context. Face lanes get the audio only where their face is the one speaking;
+    the face-less lane writes the steps without a face and the steps whose voice no face claims."""
     w = cfg.grid.window_steps
     steps = range(start, start + w)
     owns = np.array([s in owned for s in steps])
-    n_feat = len(AUDIO_FEATURE_NAMES)
-    audio = np.zeros((w, n_feat), np.float32)
-    audio_mask = np.zeros(w, bool)
-    speech = np.full(w, np.nan, np.float32)  # NaN where the soundtrack does not reach
-    for i, s in enumerate(steps):
-        if s in buf.audio:
-            audio[i] = buf.audio[s]
-            audio_mask[i] = True
-            speech[i] = buf.speech[s]
+    audio, audio_mask, speech = _window_audio(buf, steps)
     tracks = sorted({t for s in steps for t in buf.crops.get(s, {})})
+    speaking = _window_speaking(buf, steps, tracks, cfg.speaking)
     windows: list[StepWindow] = []
     face_any = np.zeros(w, bool)
+    claimed = np.zeros(w, bool)  # a visible face gets the step's voice
     for track in tracks:
-        faces = np.zeros((w, crop_px, crop_px, 3), np.uint8)
-        mask = np.zeros(w, bool)
-        meta = np.full((w, 5), np.nan, np.float32)  # score, x, y, w, h; NaN where this face is absent
-        for i, s in enumerate(steps):
-            crop = buf.crops.get(s, {}).get(track)
-            if crop is not None:
-                faces[i], mask[i] = crop, True
-                meta[i] = buf.face_meta[s][track]
+        faces, mask, meta = _lane_faces(buf, steps, track, crop_px)
         face_any |= mask
+        gated = audio_mask & mask & (np.nan_to_num(speaking[track], nan=-1.0) >= cfg.speaking.gate)
+        claimed |= gated
         if not (mask & owns).any():  # this face is seen only in the context (another segment's steps)
             continue
         windows.append(
             StepWindow(
-                ref, track, start, cfg.grid.step_s, faces, mask, audio, audio_mask, mask & owns, speech
-            )._replace(face_score=meta[:, 0], face_box=meta[:, 1:])
+                ref, track, start, cfg.grid.step_s, faces, mask, audio * gated[:, None], gated, mask & owns
+            )._replace(
+                speech_prob=speech, face_score=meta[:, 0], face_box=meta[:, 1:], speaking=speaking[track]
+            )
         )
-    faceless = owns & ~face_any
+    voice = audio_mask & (np.nan_to_num(speech, nan=0.0) >= cfg.speaking.voice_min_speech)
+    faceless = owns & (~face_any | (voice & ~claimed))
     if faceless.any():
         empty = np.zeros((w, crop_px, crop_px, 3), np.uint8)
         windows.append(
             StepWindow(
-                ref,
-                None,
-                start,
-                cfg.grid.step_s,
-                empty,
-                np.zeros(w, bool),
-                audio,
-                audio_mask,
-                faceless,
-                speech,
-            )
+                ref, None, start, cfg.grid.step_s, empty, np.zeros(w, bool), audio, audio_mask, faceless
+            )._replace(speech_prob=speech)
         )
     return windows
+
+
+def _window_audio(buf: StepBuffer, steps: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(descriptors float32[W, D], soundtrack mask bool[W], speech_prob float32[W], NaN where the
+    soundtrack does not reach) of ``steps``."""
+    w = len(steps)
+    audio = np.zeros((w, len(AUDIO_FEATURE_NAMES)), np.float32)
+    audio_mask = np.zeros(w, bool)
+    speech = np.full(w, np.nan, np.float32)
+    for i, s in enumerate(steps):
+        if s in buf.audio:
+            audio[i], audio_mask[i], speech[i] = buf.audio[s], True, buf.speech[s]
+    return audio, audio_mask, speech
+
+
+def _lane_faces(
+    buf: StepBuffer, steps: range, track: int, crop_px: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One track's crops uint8[W, S, S, 3], mask bool[W] and detection (score, x, y, w, h) float32[W, 5]
+    (NaN where this face is absent) over ``steps``."""
+    w = len(steps)
+    faces = np.zeros((w, crop_px, crop_px, 3), np.uint8)
+    mask = np.zeros(w, bool)
+    meta = np.full((w, 5), np.nan, np.float32)
+    for i, s in enumerate(steps):
+        crop = buf.crops.get(s, {}).get(track)
+        if crop is not None:
+            faces[i], mask[i] = crop, True
+            meta[i] = buf.face_meta[s][track]
+    return faces, mask, meta
+
+
+def _window_speaking(
+    buf: StepBuffer, steps: range, tracks: list[int], cfg: SpeakingConfig
+) -> dict[int, np.ndarray]:
+    """``speaking`` float32[W] per track over ``steps``, from the mouth motion and speech of the steps
+    within ``cfg.half_steps`` of them (kept in ``buf`` for that): the same value in every window."""
+    k = cfg.half_steps
+    around = range(steps.start - k, steps.stop + k)
+    speech = np.array([buf.speech.get(s, np.nan) for s in around], np.float64)
+    motion = {t: np.array([buf.motion.get(s, {}).get(t, np.nan) for s in around]) for t in tracks}
+    present = {t: np.array([t in buf.motion.get(s, {}) for s in around]) for t in tracks}
+    out = lane_speaking(motion, present, speech, cfg)
+    return {t: v[k : k + len(steps)] for t, v in out.items()}
 
 
 def decoded_steps(

@@ -173,6 +173,18 @@ class SegmentConfig:
 
 
 @dataclass(frozen=True)
+class SpeakingConfig:
+    """Active-speaker attribution (features/speaking.py, docs/speaking.md); in ``config_hash``."""
+
+    half_steps: int = 3  # evidence window: 3 steps either side (1.4 s at 0.2 s steps)
+    rest_weight: float = 0.5  # how much mouth motion in pauses counts against a face
+    evidence_mid: float = 0.05  # net mouth motion (patch std units) at which v = 0.5
+    evidence_width: float = 0.015  # logistic width: v(0) = 0.03, v(0.02) = 0.12, v(0.1) = 0.97
+    gate: float = 0.5  # a face row gets the step's audio only when speaking >= gate
+    voice_min_speech: float = 0.5  # a step "has a voice" when speech_prob >= this (voice-over rows)
+
+
+@dataclass(frozen=True)
 class AnalyzeConfig:
     """Everything the analyze pipeline's core needs, in one serialisable object."""
 
@@ -181,6 +193,7 @@ class AnalyzeConfig:
     faces: FaceConfig = FaceConfig()
     audio: AudioConfig = AudioConfig()
     segments: SegmentConfig = SegmentConfig()
+    speaking: SpeakingConfig = SpeakingConfig()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

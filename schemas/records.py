@@ -72,7 +72,8 @@ class StepWindow(NamedTuple):
     """The model's input element: ``W`` consecutive grid steps of one lane of one video.
 
     A lane is one face track (``track_id``) or the face-less lane (``track_id`` None) that covers the
-    steps where no track is present. Steps ``start_step .. start_step + W - 1``; windows start every
+    steps where no track is present, and the steps with a voice that no visible face is speaking (a
+    voice-over: ``features/speaking.py``). Steps ``start_step .. start_step + W - 1``; windows start every
     ``GridConfig.hop`` steps, so they may overlap. Only steps with ``valid`` set get a prediction in the
     trace, blended over every window where they are valid (``features/blend.py``), which also narrows
     ``valid`` to the steps each window writes. Once predicted, ``faces`` and ``audio`` are dropped
@@ -81,14 +82,21 @@ class StepWindow(NamedTuple):
     faces: uint8[W, S, S, 3] aligned RGB crops (zeros where ``face_mask`` is False)
     face_mask: bool[W]     a face crop exists at this step
     audio: float32[W, D]   acoustic descriptors per step (unnormalised; the model normalises)
-    audio_mask: bool[W]    the soundtrack covers this step
+    audio_mask: bool[W]    the model gets this step's audio: the soundtrack covers it and, in a face
+                           lane, this face is the one speaking (``speaking``)
     valid: bool[W]         the step belongs to this lane, to the video and to the segment that cut the
                            window (the other steps are context)
-    speech_prob: float32[W] speech activity in [0, 1] (features/speech.py); NaN where ``audio_mask`` is
-                           False; None when not computed (a window built outside features/windows.py)
+    speech_prob: float32[W] speech activity in [0, 1] (features/speech.py); NaN where the soundtrack does
+                           not reach (a value also where a face lane's audio is gated off); None
+                           when not computed (a window built outside features/windows.py)
     face_score: float32[W], face_box: float32[W, 4]  the lane's detection per step (score; box as x, y,
                            w, h divided by the frame's width and height); NaN where ``face_mask`` is
                            False; None for the face-less lane and windows built elsewhere
+    speaking: float32[W]   probability that this lane's face is the one speaking (features/speaking.py);
+                           NaN where the face is absent or no soundtrack reaches; None for the face-less
+                           lane and windows built elsewhere. A face lane's ``audio_mask`` is the
+                           soundtrack's AND ``speaking >= SpeakingConfig.gate``, and ``audio`` is zero
+                           where it is False: a face that does not speak gets the face-only path.
     """
 
     ref: VideoRef
@@ -103,6 +111,7 @@ class StepWindow(NamedTuple):
     speech_prob: np.ndarray | None = None  # last, with a default: older constructors keep working
     face_score: np.ndarray | None = None  # float32[W] detector score; NaN where face_mask is False
     face_box: np.ndarray | None = None  # float32[W, 4] NormBox rows (schemas.boxes); NaN where no face
+    speaking: np.ndarray | None = None  # float32[W] in [0, 1]; NaN where no face or no soundtrack
 
 
 class WindowPrediction(NamedTuple):

@@ -35,7 +35,7 @@ def trace_rows(pred: WindowPrediction, run_id: str, config_hash: str) -> list[Ro
                 "valence": float(pred.valence[i]),
                 "face_present": face,
                 "audio_present": bool(w.audio_mask[i]),
-                "speech_prob": _speech_prob(w.speech_prob, w.audio_mask, i),
+                "speech_prob": _per_step(w.speech_prob, i),
                 "attn_face_arousal": float(pred.attention[i, 0, 0]),
                 "attn_audio_arousal": float(pred.attention[i, 0, 1]),
                 "attn_face_valence": float(pred.attention[i, 1, 0]),
@@ -46,6 +46,7 @@ def trace_rows(pred: WindowPrediction, run_id: str, config_hash: str) -> list[Ro
                 "config_hash": config_hash,
                 **_face_columns(w.face_score, w.face_box, w.face_mask, i),
                 "is_primary": False,  # set by transforms/tracks.MarkPrimary once the video's tracks are known
+                "speaking": _per_step(w.speaking, i),
             }
         )
     return rows
@@ -83,11 +84,13 @@ def track_row(summary: TrackSummary, run_id: str, config_hash: str) -> Row:
     }
 
 
-def _speech_prob(speech_prob: np.ndarray | None, audio_mask: np.ndarray, i: int) -> float | None:
-    """Step ``i``'s speech probability, or None (null) where the soundtrack does not reach it."""
-    if speech_prob is None or not audio_mask[i] or not np.isfinite(speech_prob[i]):
+def _per_step(values: np.ndarray | None, i: int) -> float | None:
+    """Step ``i``'s value of a per-step float array (speech_prob, speaking), or None (null) where it is
+    NaN (no soundtrack there; for ``speaking`` also no face) or the array was not computed. Not tied to
+    ``audio_mask``: a face row whose audio was gated off still says how much speech there was."""
+    if values is None or not np.isfinite(values[i]):
         return None
-    return float(speech_prob[i])
+    return float(values[i])
 
 
 def video_row(outcome: VideoOutcome, run_id: str, model_version: str | None, config_hash: str) -> Row:

@@ -37,6 +37,9 @@ TRACES = pa.schema(
         pa.field("face_w", pa.float32()),  # face box width / frame width
         pa.field("face_h", pa.float32()),  # face box height / frame height
         pa.field("is_primary", pa.bool_(), nullable=False),  # the post's primary track (see TRACKS)
+        # [0, 1] probability that this row's face is the one speaking (features/speaking.py); null on
+        # face-less rows and where the step has no soundtrack. Below 0.5 the row got no audio.
+        pa.field("speaking", pa.float32()),
     ]
 )
 

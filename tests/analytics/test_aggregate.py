@@ -118,3 +118,20 @@ def test_weighted_quantile_is_numpys_inverted_cdf(pairs, q):
     values, weights = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
     expected = np.quantile(values, q, weights=weights, method="inverted_cdf")
     assert weighted_quantile(values, weights, q) == pytest.approx(float(expected))
+
+
+def test_voice_over_rows_count_only_where_the_primary_face_is_not_seen():
+    """Issue 18: a voice no visible face speaks has a face-less row beside the face rows. The default
+    lane keeps one row per step: the primary face's (face only, not the speaker) where it is seen, the
+    voice's face-less row where it is not; nothing counts twice."""
+    rows = [
+        _row("p", 0.0, 0.2, 0, 0.1, 0.1, True, False),  # primary face, listening
+        _row("p", 0.0, 0.2, None, 0.9, -0.9, False, True),  # the voice-over at the same step
+        _row("p", 0.2, 0.2, None, 0.5, -0.5, False, True),  # the voice-over, no face seen
+        _row("p", 0.2, 0.2, 1, 0.7, 0.7, True, False),  # a secondary face, listening
+    ]
+    (lane,) = select_lanes(rows)
+    assert [(r["t_s"], r["track_id"]) for r in lane] == [(0.0, 0), (0.2, None)]
+    got = post_aggregate("p", rows)
+    assert got["seconds_analysed"] == pytest.approx(0.4)
+    assert got["arousal_mean"] == pytest.approx((0.1 + 0.5) / 2)

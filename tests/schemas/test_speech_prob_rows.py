@@ -32,3 +32,16 @@ def test_windows_without_speech_prob_write_null() -> None:
     rows = trace_rows(_prediction([True, True], None), "run", "c0ffee123456")
     assert [r["speech_prob"] for r in rows] == [None, None]
     assert pa.Table.from_pylist(rows, schema=TRACES).schema.field("speech_prob").type == pa.float32()
+
+
+def test_gated_face_rows_keep_speech_prob_and_write_speaking() -> None:
+    """A face row whose audio was gated off (not the speaker) still says how much speech the step had,
+    and its ``speaking``; ``audio_present`` says the model got no audio."""
+    prob = np.array([0.9, 0.9, np.nan], np.float32)
+    pred = _prediction([True, False, False], prob)
+    speaking = np.array([0.8, 0.1, np.nan], np.float32)
+    pred = pred._replace(window=pred.window._replace(track_id=3, speaking=speaking))
+    table = pa.Table.from_pylist(trace_rows(pred, "run", "c0ffee123456"), schema=TRACES)
+    assert table.column("speech_prob").to_pylist() == [np.float32(0.9).item()] * 2 + [None]
+    assert table.column("speaking").to_pylist() == [np.float32(0.8).item(), np.float32(0.1).item(), None]
+    assert table.column("audio_present").to_pylist() == [True, False, False]
