@@ -128,9 +128,26 @@ def moments(out: Path) -> pd.DataFrame:
     return j[["post_id", "t_s", "arousal", "valence", "face_present"]].sort_values(["post_id", "t_s"])
 
 
+def valence_while_speaking(out: Path) -> pd.DataFrame:
+    t = table(out, "traces")
+    t = t[t.track_id.notna()]
+    rows = []
+    for (post, track), g in t.groupby(["post_id", "track_id"]):
+        talk, quiet = g[g.speaking >= 0.5], g[g.speaking < 0.5]
+
+        def mean(d: pd.DataFrame) -> float:
+            return (d.valence * d.step_s).sum() / d.step_s.sum() if len(d) else float("nan")
+
+        seconds = talk.step_s.sum() if len(talk) else float("nan")
+        rows.append((post, track, mean(talk), mean(quiet), seconds, g.step_s.sum()))
+    cols = ["post_id", "track_id", "valence_speaking", "valence_not_speaking", "seconds_speaking"]
+    return pd.DataFrame(rows, columns=[*cols, "seconds_on_screen"])
+
+
 # heading in docs/queries.md -> one oracle per SQL block under it, in order
 ORACLES: dict[str, list[Callable[[Path], pd.DataFrame]]] = {
     "Top posts by arousal (time-weighted)": [top_posts, top_posts_aggregates],
+    "Valence while speaking, and while listening": [valence_while_speaking],
     "A user's valence by month": [valence_by_month],
     "One day only (reads one partition folder)": [one_day],
     "Coverage: how much of each video was traced, with a face, with sound": [coverage],

@@ -141,11 +141,15 @@ def test_post_aggregates_agree_with_the_traces(out):
     assert set(got) == {"talking_head", "silent_face", "no_face"}  # the broken post wrote no trace rows
     con = duckdb.connect()
     for post, row in got.items():
-        # no_face has only face-less rows, the others one track plus face-less steps: all rows are primary
+        # The default lane is one row per step: the primary face's row where it is seen, else the step's
+        # face-less row (a voice no visible face speaks has a face-less row beside the face rows).
         seconds, arousal = con.execute(
+            "WITH lane AS (SELECT *, row_number() OVER (PARTITION BY t_s ORDER BY is_primary DESC, "
+            "track_id NULLS FIRST) AS pick FROM read_parquet(?) WHERE post_id = ? "
+            "AND (is_primary OR track_id IS NULL)) "
             "SELECT sum(round(step_s, 6)), sum(arousal * round(step_s, 6)) / sum(round(step_s, 6)) "
-            f"FROM read_parquet('{out}/traces/**/*.parquet') WHERE post_id = ?",
-            [post],
+            "FROM lane WHERE pick = 1",
+            [f"{out}/traces/**/*.parquet", post],
         ).fetchone()
         assert row["seconds_analysed"] == pytest.approx(seconds) and seconds == pytest.approx(8.0)
         assert row["arousal_mean"] == pytest.approx(arousal, abs=1e-6)
@@ -160,7 +164,21 @@ def test_user_aggregates_pool_each_users_posts(out):
     got = {r["user_id"]: r for r in table.to_pylist()}
     assert got["user_a"]["n_posts"] == 2 and got["user_b"]["n_posts"] == 1
     assert got["user_a"]["seconds_analysed"] == pytest.approx(16.0)
-    assert got["user_a"]["audio_coverage"] == pytest.approx(0.5)  # silent_face: 8 of 16 s without sound
+    # Audio coverage counts the voice on the user's posts' default lanes only (one row per step: the
+    # primary face's own row where it is seen, and a face that is not speaking gets no audio), never
+    # through a listener's row: the share of those rows with audio_present, over user_a's posts.
+    (share,) = (
+        duckdb.connect()
+        .execute(
+            "WITH lane AS (SELECT *, row_number() OVER (PARTITION BY post_id, t_s ORDER BY is_primary DESC, "
+            "track_id NULLS FIRST) AS pick FROM read_parquet(?) WHERE user_id = 'user_a' "
+            "AND (is_primary OR track_id IS NULL)) "
+            "SELECT sum(step_s) FILTER (WHERE audio_present) / sum(step_s) FROM lane WHERE pick = 1",
+            [f"{out}/traces/**/*.parquet"],
+        )
+        .fetchone()
+    )
+    assert got["user_a"]["audio_coverage"] == pytest.approx(share) and share < 0.5  # silent_face: no sound
 
 
 def test_plot_post_renders_a_png_of_the_tables_values(out, tmp_path):
@@ -174,8 +192,13 @@ def test_plot_post_renders_a_png_of_the_tables_values(out, tmp_path):
     lines = {line.get_label(): line for line in fig.axes[0].lines}
     t = np.asarray(lines["arousal"].get_xdata(), dtype=float)
     keep = ~np.isnan(t)
-    # talking_head: one track + face-less steps, so the primary lane is every row
-    expected = sorted((r["t_s"], r["arousal"]) for r in rows)
+    # The primary lane: per step, the primary face's row where it is seen, else the face-less row.
+    by_step: dict[float, dict] = {}
+    for r in sorted(rows, key=lambda r: not r["is_primary"]):
+        if r["is_primary"] or r["track_id"] is None:
+            by_step.setdefault(r["t_s"], r)
+    expected = sorted((t, r["arousal"]) for t, r in by_step.items())
+    assert len(expected) == 40  # 8 s at 0.2 s
     np.testing.assert_allclose(t[keep], [e[0] for e in expected])
     arousal = np.asarray(lines["arousal"].get_ydata(), dtype=float)[keep]
     np.testing.assert_allclose(arousal, [e[1] for e in expected])
