@@ -13,7 +13,7 @@ from typing import Any
 import apache_beam as beam
 
 from emotrace.schemas.errors import ErrorCode
-from emotrace.schemas.records import StepWindow, VideoOutcome, VideoRef
+from emotrace.schemas.records import BatchFailed, StepsWritten, VideoOutcome, VideoRef
 from emotrace.schemas.rows import Row, video_row
 
 Key = tuple[str, str]
@@ -23,12 +23,10 @@ def key_of(ref: VideoRef) -> Key:
     return (ref.video_uri, ref.post_id)
 
 
-def failed_windows(failure: tuple[Any, Exception]) -> Iterable[tuple[Key, str]]:
-    """RunInference's dead letters are (batch, exception): blame every video in the batch."""
-    batch, exc = failure
-    windows: list[StepWindow] = list(batch) if isinstance(batch, (list, tuple)) else [batch]
-    for w in windows:
-        yield key_of(w.ref), f"{type(exc).__name__}: {exc}"
+def failed_videos(failure: BatchFailed) -> Iterable[tuple[Key, str]]:
+    """A batch the model raised on: blame every video with a window in it."""
+    for ref in failure.refs:
+        yield key_of(ref), failure.message
 
 
 def merge_segments(outcomes: list[VideoOutcome]) -> VideoOutcome:
@@ -90,10 +88,14 @@ def final_row(
     return video_row(outcome, run_id, model_version, config_hash)
 
 
+def _steps_pair(steps: StepsWritten) -> tuple[Key, int]:
+    return steps.key, steps.n_rows
+
+
 class JoinOutcomes(beam.PTransform):
-    """``{"outcomes": VideoOutcome per segment, "steps": (key, trace rows written),
-    "inference_errors": RunInference's failed batches, "tracks": stitched TrackSummary}`` -> one
-    ``videos`` row per input."""
+    """``{"outcomes": VideoOutcome per segment, "steps": StepsWritten per video, "inference_errors":
+    BatchFailed per failed model batch, "tracks": stitched TrackSummary}`` -> one ``videos`` row per
+    input."""
 
     def __init__(self, run_id: str, model_version: str, config_hash: str) -> None:
         super().__init__()
@@ -105,8 +107,8 @@ class JoinOutcomes(beam.PTransform):
         outcomes: beam.PCollection[VideoOutcome] = pcolls["outcomes"]
         keyed = {
             "outcome": outcomes | "KeyOutcome" >> beam.Map(lambda o: (key_of(o.ref), o)),
-            "steps": pcolls["steps"],
-            "errors": pcolls["inference_errors"] | "BlameBatch" >> beam.FlatMap(failed_windows),
+            "steps": pcolls["steps"] | "KeySteps" >> beam.Map(_steps_pair),
+            "errors": pcolls["inference_errors"] | "BlameBatch" >> beam.FlatMap(failed_videos),
             "tracks": pcolls["tracks"] | "KeyTracks" >> beam.Map(lambda t: (key_of(t.ref), t.track_id)),
         }
         return (
