@@ -1,0 +1,142 @@
+"""``--input`` read inside the job: the launcher submits the input's name, never its rows.
+
+:class:`ReadInputs` is a one-element ``Create`` of the ``--input`` string followed by a DoFn that
+streams it through the pure core (``datasets.inputs.iter_inputs``: a manifest parsed row by row with
+its per-row errors, a folder listed, a glob matched), so the submitted job is the same size for 100 rows
+or 100 million, and the launcher's memory does not grow with the manifest. The DoFn emits every
+``InputEntry`` and, last, an ``InputTally`` with their number, which the commit stage reconciles the
+``videos`` rows against; it also writes that number to the run's staging folder
+(``_staging/<run_id>/_inputs.json``) so that workers' progress lines can say "of N".
+
+Why a DoFn over Beam's FileSystems rather than ``fileio.MatchFiles``/``ReadMatches`` or ``ReadFromText``:
+a CSV row may span lines (quoted newlines), so a manifest is parsed as one stream, not split by line;
+``--input`` is a literal path (``MatchFiles`` would read ``[`` in a file name as a glob); and on a local
+disk a folder's broken links, link loops and sub-folders named like videos each get a row, where
+``MatchFiles`` drops them silently. Remote folders and globs go through ``FileSystems.match``, as
+``MatchFiles`` does. One worker reads a manifest (parsing runs at tens of thousands of rows a second,
+benchmarks/README.md); the ``Reshuffle`` and the de-duplication's shuffle after it spread the rows.
+
+``--skip-existing``: :class:`OkKeys` reads the identity of every ``ok`` row of the committed ``videos``
+files inside the job, one file per element, for the join in ``transforms/dedupe.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+
+from emotrace.datasets.inputs import InputEntry, InvalidRow, iter_inputs
+from emotrace.schemas.errors import ErrorCode
+from emotrace.schemas.lineage import hash_user_id
+from emotrace.schemas.naming import join
+from emotrace.schemas.records import InputTally, VideoOutcome, VideoRef
+from emotrace.schemas.uris import canonical_uri
+from emotrace.transforms import io as fs
+from emotrace.transforms.outcomes import Key
+from emotrace.transforms.publish import committed_files
+
+log = logging.getLogger("emotrace")
+COUNT_FILE = "_inputs.json"
+
+
+def count_path(staging: str) -> str:
+    return join(staging, COUNT_FILE)
+
+
+class ExpandInputs(beam.DoFn):
+    """``--input`` -> every ``InputEntry`` (user ids pseudonymized with ``salt`` when given), then one
+    ``InputTally`` with their number."""
+
+    def __init__(self, staging: str, salt: str | None) -> None:
+        self._staging = staging
+        self._salt = salt
+        self._read = beam.metrics.Metrics.counter("emotrace", "inputs_read")
+
+    def process(self, spec: str) -> Iterator[InputEntry | InputTally]:
+        n = invalid = 0
+        for entry in iter_inputs(spec, fs.INPUTS):
+            n += 1
+            if isinstance(entry.item, InvalidRow):
+                invalid += 1
+            elif self._salt is not None:
+                entry = entry._replace(item=pseudonymized(entry.item, self._salt))
+            yield entry
+            if n % 10_000 == 0:
+                self._read.inc(10_000)
+        self._read.inc(n % 10_000)
+        fs.write_json(count_path(self._staging), {"inputs": n, "invalid": invalid})
+        log.info("%s: %d inputs (%d invalid manifest rows)", spec, n, invalid)
+        yield InputTally(inputs=n)
+
+
+def pseudonymized(ref: VideoRef, salt: str) -> VideoRef:
+    """``--hash-user-ids``: the user id becomes a salted hash before any other stage sees it (issue 7)."""
+    return ref._replace(user_id=hash_user_id(ref.user_id, salt))
+
+
+class RunTotal:
+    """The run's number of inputs once the expansion has counted them (None before), read once from the
+    staging folder: what workers' progress lines say "of N" with. Picklable, cached per worker."""
+
+    def __init__(self, staging: str) -> None:
+        self._uri = count_path(staging)
+        self._total: int | None = None
+
+    def __call__(self) -> int | None:
+        if self._total is None and fs.exists(self._uri):
+            self._total = int(fs.read_json(self._uri)["inputs"])
+        return self._total
+
+
+def invalid_outcome(entry: InputEntry) -> Iterator[VideoOutcome]:
+    """A manifest row that names no usable video -> its failed outcome (valid entries: nothing)."""
+    row = entry.item
+    if isinstance(row, InvalidRow):
+        ref = VideoRef(video_uri=row.source, post_id=row.source)
+        yield VideoOutcome(ref, "failed", ErrorCode.MANIFEST_ROW_INVALID.value, row.reason)
+
+
+class ReadInputs(beam.PTransform):
+    """``--input`` -> ``InputEntry`` and ``InputTally`` elements (one output, split by type)."""
+
+    def __init__(self, spec: str, staging: str, salt: str | None = None) -> None:
+        super().__init__()
+        self._spec, self._staging, self._salt = spec, staging, salt
+
+    def expand(self, begin: beam.pvalue.PBegin) -> beam.PCollection:
+        return (
+            begin
+            | "InputSpec" >> beam.Create([self._spec])
+            | "Expand" >> beam.ParDo(ExpandInputs(self._staging, self._salt))
+        )
+
+
+def ok_keys_in(uri: str) -> Iterator[tuple[Key, bool]]:
+    """(identity, True) for every ``ok`` row of one committed videos file. Rows written before URIs were
+    canonical are read in canonical form too (relative ones against this directory)."""
+    with fs.open_binary(uri) as f:
+        table = pq.read_table(f, columns=["video_uri", "post_id", "status"])
+    for uri_, post_id, status in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True):
+        if status == "ok":
+            yield (canonical_uri(uri_), post_id), True
+
+
+class OkKeys(beam.PTransform):
+    """The identities with an ``ok`` row in a committed run under ``output`` (``--skip-existing``),
+    read inside the job: the launcher lists nothing."""
+
+    def __init__(self, output: str) -> None:
+        super().__init__()
+        self._output = output
+
+    def expand(self, begin: beam.pvalue.PBegin) -> beam.PCollection:
+        return (
+            begin
+            | "Output" >> beam.Create([self._output])
+            | "CommittedVideos" >> beam.FlatMap(committed_files, "videos")
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "OkRows" >> beam.FlatMap(ok_keys_in)
+        )
