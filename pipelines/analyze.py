@@ -30,6 +30,7 @@ from emotrace.datasets.inputs import InputEntry
 from emotrace.pipelines import rerun
 from emotrace.pipelines.launch import check_input, check_output, open_model
 from emotrace.pipelines.local import use_all_cores
+from emotrace.pipelines.on_dask import input_shards
 from emotrace.pipelines.options import (
     OneLineParser,
     UsageError,
@@ -65,6 +66,7 @@ from emotrace.transforms.inputs import OkKeys, ReadInputs, RunTotal, invalid_out
 from emotrace.transforms.outcomes import JoinOutcomes
 from emotrace.transforms.partitioned import WritePartitioned, keyed_by_posted_at
 from emotrace.transforms.publish import CommitRun, UnreconciledRun, drop_staging, read_ledger
+from emotrace.transforms.spread import Spread
 from emotrace.transforms.tracks import StitchTracks, keyed_scores, keyed_track_row
 from emotrace.transforms.union import split
 
@@ -87,6 +89,7 @@ class AnalyzeJob:
     inference_hints: dict[str, str]  # Beam resource hints for the inference stage only (empty: none)
     config_hash: str  # schemas.lineage.config_hash of (cfg, model_version): lineage in every row
     skip_existing: bool = False  # leave out inputs with an ok row in a committed run (joined in the job)
+    input_shards: int = 1  # --input read as this many elements (pipelines/on_dask.py: 1 but on Dask)
     salt: str | None = None  # --hash-user-ids: user ids become salted hashes in the job's first stage
     faults: FaultPlan | None = None  # tests only (transforms/faults.py)
 
@@ -198,18 +201,18 @@ def resolve_job(args: argparse.Namespace, faults: FaultPlan | None = None) -> An
 
 def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
     """The analyze pipeline. Every stage has one output, split by element type (transforms/union.py)."""
-    inputs = p | "Inputs" >> ReadInputs(job.input, job.staging, job.salt)
+    inputs = p | "Inputs" >> ReadInputs(job.input, job.staging, job.salt, job.input_shards)
     entries, read = split(inputs, "Input", InputEntry, InputTally)
     done = p | "AlreadyOk" >> OkKeys(job.output) if job.skip_existing else None
     resolved = entries | "Dedupe" >> DedupeInputs(done)
     refs, duplicates, left_out = split(resolved, "Dedupe", VideoRef, VideoOutcome, InputTally)
     extract = ExtractWindows(job.cfg, job.crop_px, job.batch_size, RunTotal(job.staging), job.faults)
-    extracted = refs | "Spread" >> beam.Reshuffle() | "Extract" >> beam.ParDo(extract)
+    extracted = refs | "Spread" >> Spread() | "Extract" >> beam.ParDo(extract)
     windows, outcomes, tracks, segments = split(
         extracted, "Extract", WindowBatch, VideoOutcome, SegmentTracks, VideoSegment
     )
     # A long video's segments: shuffled so they spread over workers (features/segments.py).
-    later = segments | "SpreadSegments" >> beam.Reshuffle() | "ExtractSegments" >> beam.ParDo(extract)
+    later = segments | "SpreadSegments" >> Spread() | "ExtractSegments" >> beam.ParDo(extract)
     later_windows, later_outcomes, later_tracks = split(
         later, "ExtractSegments", WindowBatch, VideoOutcome, SegmentTracks
     )
@@ -288,7 +291,7 @@ def run(
     add_analyze_args(parser)
     args, beam_args = parser.parse_known_args(argv)
     options = pipeline_options(beam_args, args)  # before the output is touched
-    job = apply_rerun_policy(resolve_job(args, faults), args)
+    job = prepare_job(args, beam_args, options, faults)
     log.info("run %s: inputs from %s, model %s", job.run_id, job.input, job.model_version)
     pipeline = test_pipeline or beam.Pipeline(options=options)
     build(pipeline, job)
@@ -333,6 +336,15 @@ class ReconciliationError(RuntimeError):
             + summary.render()
         )
         self.summary = summary
+
+
+def prepare_job(
+    args: argparse.Namespace, beam_args: list[str], options: PipelineOptions, faults: FaultPlan | None = None
+) -> AnalyzeJob:
+    """The checked job under the run id it writes, its input read as the runner needs it (what
+    ``run`` and the Dataflow flex launcher submit)."""
+    job = apply_rerun_policy(resolve_job(args, faults), args)
+    return dataclasses.replace(job, input_shards=input_shards(options, beam_args))
 
 
 def apply_rerun_policy(job: AnalyzeJob, args: argparse.Namespace) -> AnalyzeJob:

@@ -17,14 +17,14 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from emotrace.features.acoustics import warm_up as warm_up_acoustics
-from emotrace.features.faces import detector_for
+from emotrace.features.faces import FaceDetector, detector_for
 from emotrace.features.segments import decode_from, plan_segments
 from emotrace.features.windows import WindowStats, iter_step_windows
 from emotrace.media.decode import iter_audio, iter_frames
 from emotrace.media.limits import check_limits, check_scheme
 from emotrace.media.malloc import bound_heap_growth
 from emotrace.media.probe_worker import ProbeWorker
-from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.config import AnalyzeConfig, FaceConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode
 from emotrace.schemas.records import (
     MediaInfo,
@@ -62,6 +62,18 @@ class _Progress:
 
 
 _PROGRESS = _Progress()
+_DETECTORS: dict[FaceConfig, FaceDetector] = {}
+_DETECTORS_LOCK = threading.Lock()
+
+
+def shared_detector(cfg: FaceConfig) -> FaceDetector:
+    """One detector per face configuration per worker process (a detector serves several threads:
+    ``features.faces``). Runners that set a DoFn up per bundle (Beam's Dask runner: per partition) or
+    run several instances per process then load the weights once, not each time."""
+    with _DETECTORS_LOCK:
+        if cfg not in _DETECTORS:
+            _DETECTORS[cfg] = detector_for(cfg, read_weights(cfg.weights_uri))
+        return _DETECTORS[cfg]
 
 
 _NO_INFO = MediaInfo(0.0, False, False)  # a segment record for a video that was never probed
@@ -128,7 +140,7 @@ class ExtractWindows(beam.DoFn):
         # Probes in a killable child (a blocking read cannot hang the worker), started at the first
         # probe: the stage that only runs later segments never probes, and must not hold a child.
         self._prober = ProbeWorker()
-        self._detector = detector_for(self._cfg.faces, read_weights(self._cfg.faces.weights_uri))
+        self._detector = shared_detector(self._cfg.faces)
         warm_up_acoustics()  # numba compiles once per worker, not once per video
 
     def teardown(self) -> None:

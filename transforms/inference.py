@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.resources
 import io
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,10 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+_MODELS: dict[tuple[str | None, str], LoadedModel] = {}
+_MODELS_LOCK = threading.Lock()
+
+
 class EmotionModelHandler(ModelHandler[WindowBatch, WindowPrediction | BatchFailed, LoadedModel]):
     def __init__(self, model_uri: str | None, device: str = "auto") -> None:
         super().__init__()
@@ -77,6 +82,16 @@ class EmotionModelHandler(ModelHandler[WindowBatch, WindowPrediction | BatchFail
         return True  # each element is a batch already (WindowBatch); see the module docstring
 
     def load_model(self) -> LoadedModel:
+        """The model, loaded once per worker process: RunInference shares it between a DoFn's threads,
+        but runners that set DoFns up per bundle (Beam's Dask runner: per partition) would reload it
+        for each one."""
+        key = (self._uri, self._device)
+        with _MODELS_LOCK:
+            if key not in _MODELS:
+                _MODELS[key] = self._load()
+            return _MODELS[key]
+
+    def _load(self) -> LoadedModel:
         bundle = open_bundle(self._uri)
         device = resolve_device(self._device)
         if device.type == "cpu":

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import apache_beam as beam
 import pyarrow.parquet as pq
@@ -37,6 +38,7 @@ from emotrace.schemas.uris import canonical_uri
 from emotrace.transforms import io as fs
 from emotrace.transforms.outcomes import Key
 from emotrace.transforms.publish import committed_files
+from emotrace.transforms.spread import Spread
 
 log = logging.getLogger("emotrace")
 COUNT_FILE = "_inputs.json"
@@ -46,30 +48,40 @@ def count_path(staging: str) -> str:
     return join(staging, COUNT_FILE)
 
 
+class InputShard(NamedTuple):
+    """Shard ``index`` of ``shards`` of ``--input``: the entries whose ordinal is ``index`` modulo
+    ``shards``. One shard unless a runner cannot spread one element's outputs (Dask: see ReadInputs)."""
+
+    spec: str
+    index: int = 0
+    shards: int = 1
+
+
 class ExpandInputs(beam.DoFn):
-    """``--input`` -> every ``InputEntry`` (user ids pseudonymized with ``salt`` when given), then one
-    ``InputTally`` with their number."""
+    """An ``InputShard`` -> its ``InputEntry``s (user ids pseudonymized with ``salt`` when given), then
+    one ``InputTally`` with their number. Shard 0 writes the number of all inputs to the staging folder."""
 
     def __init__(self, staging: str, salt: str | None) -> None:
         self._staging = staging
         self._salt = salt
         self._read = beam.metrics.Metrics.counter("emotrace", "inputs_read")
 
-    def process(self, spec: str) -> Iterator[InputEntry | InputTally]:
-        n = invalid = 0
-        for entry in iter_inputs(spec, fs.INPUTS):
+    def process(self, shard: InputShard) -> Iterator[InputEntry | InputTally]:
+        n = mine = invalid = 0
+        for entry in iter_inputs(shard.spec, fs.INPUTS):
             n += 1
-            if isinstance(entry.item, InvalidRow):
-                invalid += 1
-            elif self._salt is not None:
+            invalid += isinstance(entry.item, InvalidRow)
+            if entry.ordinal % shard.shards != shard.index:
+                continue
+            mine += 1
+            if self._salt is not None and isinstance(entry.item, VideoRef):
                 entry = entry._replace(item=pseudonymized(entry.item, self._salt))
             yield entry
-            if n % 10_000 == 0:
-                self._read.inc(10_000)
-        self._read.inc(n % 10_000)
-        fs.write_json(count_path(self._staging), {"inputs": n, "invalid": invalid})
-        log.info("%s: %d inputs (%d invalid manifest rows)", spec, n, invalid)
-        yield InputTally(inputs=n)
+        self._read.inc(mine)
+        if shard.index == 0:
+            fs.write_json(count_path(self._staging), {"inputs": n, "invalid": invalid})
+            log.info("%s: %d inputs (%d invalid manifest rows)", shard.spec, n, invalid)
+        yield InputTally(inputs=mine)
 
 
 def pseudonymized(ref: VideoRef, salt: str) -> VideoRef:
@@ -100,16 +112,25 @@ def invalid_outcome(entry: InputEntry) -> Iterator[VideoOutcome]:
 
 
 class ReadInputs(beam.PTransform):
-    """``--input`` -> ``InputEntry`` and ``InputTally`` elements (one output, split by type)."""
+    """``--input`` -> ``InputEntry`` and ``InputTally`` elements (one output, split by type).
 
-    def __init__(self, spec: str, staging: str, salt: str | None = None) -> None:
+    ``shards`` > 1 reads ``--input`` as that many elements, each keeping every ``shards``-th entry (each
+    reads the whole manifest, and parses it: a CSV row may span lines). Only for runners where one
+    element's outputs stay in one partition whatever follows (Beam's Dask runner keeps a bag's partition
+    count from its source: ``pipelines/analyze.py`` sets it there); elsewhere the shuffles after this
+    stage spread one element's entries, and one read is cheapest."""
+
+    def __init__(self, spec: str, staging: str, salt: str | None = None, shards: int = 1) -> None:
         super().__init__()
-        self._spec, self._staging, self._salt = spec, staging, salt
+        if shards < 1:
+            raise ValueError(f"shards must be >= 1, got {shards}")
+        self._spec, self._staging, self._salt, self._shards = spec, staging, salt, shards
 
     def expand(self, begin: beam.pvalue.PBegin) -> beam.PCollection:
+        shards = [InputShard(self._spec, k, self._shards) for k in range(self._shards)]
         return (
             begin
-            | "InputSpec" >> beam.Create([self._spec])
+            | "InputSpec" >> beam.Create(shards)
             | "Expand" >> beam.ParDo(ExpandInputs(self._staging, self._salt))
         )
 
@@ -137,6 +158,6 @@ class OkKeys(beam.PTransform):
             begin
             | "Output" >> beam.Create([self._output])
             | "CommittedVideos" >> beam.FlatMap(committed_files, "videos")
-            | "SpreadFiles" >> beam.Reshuffle()
+            | "SpreadFiles" >> Spread()
             | "OkRows" >> beam.FlatMap(ok_keys_in)
         )

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> beam.runners.runner.PipelineResult:
     raw = list(sys.argv[1:] if argv is None else argv)
     args, beam_args = parser.parse_known_args(template_to_cli(raw, parser))
     options = analyze.pipeline_options(beam_args, args)  # as analyze.run: before any work
-    job = analyze.apply_rerun_policy(analyze.resolve_job(args), args)
+    job = analyze.prepare_job(args, beam_args, options)
     log.info("run %s: submitting the job (it reads %s itself)", job.run_id, job.input)
     pipeline = beam.Pipeline(options=options)
     analyze.build(pipeline, job)

@@ -143,7 +143,16 @@ def test_killed_once_its_traces_are_written_then_skip_existing_keeps_each_step_o
     with --skip-existing, doubled those trace rows. Killed from outside, as soon as a trace file exists
     (test_fault_injection.py kills at chosen points from inside)."""
     out = tmp_path / "out"
-    argv = ["analyze", "--input", str(manifest), "--output", str(out), "--run-id", "k", "--direct_num_workers=1"]
+    argv = [
+        "analyze",
+        "--input",
+        str(manifest),
+        "--output",
+        str(out),
+        "--run-id",
+        "k",
+        "--direct_num_workers=1",
+    ]
     run = subprocess.Popen(
         [sys.executable, "-m", "emotrace.pipelines.cli", *argv],
         start_new_session=True,  # its own process group: the kill takes its workers and ffmpeg too
