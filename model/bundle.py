@@ -42,6 +42,8 @@ class ModelBundle:
     preprocessing: what the pipeline must produce for this model (crop size, sample rate, hop, grid).
     training_fingerprint: identifies the training data/code/run; None for untrained bundles.
     metrics: evaluation results, e.g. {"dev_ccc_arousal": 0.7}; empty when untrained.
+    provenance: what the weights were trained on: ``{"corpora": [{"name", "folder", "licence",
+        "citation", "use"}, ...], "weights_licence": ...}`` (empty for synthetic or older bundles).
     """
 
     version: str
@@ -51,6 +53,7 @@ class ModelBundle:
     preprocessing: dict[str, Any]
     training_fingerprint: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "audio_feature_names", tuple(self.audio_feature_names))

@@ -122,20 +122,41 @@ def score(arrays: WindowArrays, pred: np.ndarray) -> dict[str, float]:
     return {d: ccc(mean[:, i], gold[:, i]) for i, d in enumerate(DIMENSIONS)}
 
 
+def clip_score(arrays: WindowArrays, pred: np.ndarray) -> dict[str, float]:
+    """Clip-level CCC per dimension: each video's mean prediction over its scored steps against its
+    mean gold (for per-clip labels, the clip's label)."""
+    keys, mean, gold = per_step(arrays, pred)
+    ok = ~np.isnan(gold).any(axis=1)
+    videos, inv = np.unique(keys[ok] >> 32, return_inverse=True)
+    n = np.bincount(inv, minlength=len(videos))
+    out = {}
+    for i, d in enumerate(DIMENSIONS):
+        p = np.bincount(inv, weights=mean[ok, i], minlength=len(videos)) / n
+        g = np.bincount(inv, weights=gold[ok, i], minlength=len(videos)) / n
+        out[d] = ccc(p, g)
+    return out
+
+
 def evaluate_conditions(
     model: FusedEmotionModel,
     arrays: WindowArrays,
     conditions: tuple[str, ...] = CONDITIONS,
     seed: int = 0,
+    clip_level: bool = False,
 ) -> dict[str, dict[str, float]]:
-    """``{condition: {"arousal": ccc, "valence": ccc}}`` for each condition (on ``EVAL_THREADS``)."""
+    """``{condition: {"arousal": ccc, "valence": ccc}}`` for each condition (on ``EVAL_THREADS``),
+    step-level (pooled over steps); with ``clip_level`` also ``{"clip_" + condition: ...}`` (per-clip
+    labels: the mean prediction per clip against its label)."""
     out: dict[str, dict[str, float]] = {}
+    clips: dict[str, dict[str, float]] = {}
     with torch_threads(EVAL_THREADS):
         for cond in conditions:
             fm, am = condition_masks(arrays, cond, seed)
             pred, _ = predict_arrays(model, arrays, fm, am)
             out[cond] = score(arrays, pred)
-    return out
+            if clip_level:
+                clips["clip_" + cond] = clip_score(arrays, pred)
+    return {**out, **clips}
 
 
 def attention_by_face(model: FusedEmotionModel, arrays: WindowArrays, seed: int = 0) -> dict[str, float]:

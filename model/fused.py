@@ -130,13 +130,18 @@ class FusedEmotionModel(nn.Module):
         return self.audio(x)
 
     def _check_inputs(
-        self, faces: torch.Tensor, face_mask: torch.Tensor, audio: torch.Tensor, audio_mask: torch.Tensor
+        self,
+        faces: torch.Tensor | None,
+        face_mask: torch.Tensor,
+        audio: torch.Tensor,
+        audio_mask: torch.Tensor,
     ) -> None:
+        """Shapes and dtypes of one batch; ``faces`` None: not checked (embeddings given instead)."""
         if face_mask.dim() != 2 or face_mask.dtype != torch.bool:
             raise ValueError(f"face_mask must be bool[B, W]; got {face_mask.dtype}{list(face_mask.shape)}")
         b, w = face_mask.shape
         s, d = self.cfg.crop_size_px, self.cfg.n_audio_features
-        if tuple(faces.shape) != (b, w, s, s, 3):
+        if faces is not None and tuple(faces.shape) != (b, w, s, s, 3):
             raise ValueError(
                 f"faces must be [B, W, {s}, {s}, 3] (this model's crop_size_px is {s}); "
                 f"got {list(faces.shape)}"
@@ -163,12 +168,20 @@ class FusedEmotionModel(nn.Module):
         audio: float32[B, W, D] unnormalised descriptors; audio_mask: bool[B, W]. See ``ModelOutput``.
 
         ``unimodal=False`` skips the face-only and audio-only rows (the loss needs them, inference does
-        not): the temporal model then runs on B rows instead of 3B. ``face_embeddings``: what
-        ``encode_faces(faces, face_mask)`` returns, computed beforehand (inference reuses the CNN's
-        output for crops that overlapping windows share: ``model/face_memo.py``)."""
-        self._check_inputs(faces, face_mask, audio, audio_mask)
-        b = face_mask.shape[0]
-        h_face = self.encode_faces(faces, face_mask) if face_embeddings is None else face_embeddings
+        not): the temporal model then runs on B rows instead of 3B. ``face_embeddings``: float32[B, W,
+        face_dim], the face CNN's outputs computed beforehand (inference reuses the CNN's output for
+        crops that overlapping windows share, ``model/face_memo.py``; training with a frozen face branch,
+        ``model.fusion_train``); ``faces`` is then not read."""
+        self._check_inputs(faces if face_embeddings is None else None, face_mask, audio, audio_mask)
+        b, w = face_mask.shape
+        if face_embeddings is None:
+            h_face = self.encode_faces(faces, face_mask)
+        else:
+            if tuple(face_embeddings.shape) != (b, w, self.cfg.face_dim):
+                raise ValueError(
+                    f"face_embeddings must be [B, W, {self.cfg.face_dim}]; got {list(face_embeddings.shape)}"
+                )
+            h_face = face_embeddings * face_mask.unsqueeze(-1).to(face_embeddings.dtype)
         h_audio = self.encode_audio(audio, audio_mask)
         fo = self.fusion(h_face, h_audio, face_mask, audio_mask)
 

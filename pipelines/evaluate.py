@@ -1,6 +1,7 @@
 """``emotrace evaluate``: CCC per dimension for each modality condition, as a table and JSON.
 
     emotrace evaluate [--model BUNDLE] --data DIR_OR_MANIFEST [--split test] [--json FILE]
+    emotrace evaluate [--model BUNDLE] --real [--realdata DIR] [--json FILE]   # docs/model.md's real figures
 
 Without ``--model`` the default bundle (the one ``analyze`` uses) is evaluated. The JSON is
 ``{"both": {"arousal": .., "valence": ..}, "audio_only": {..}, "face_only": {..},
@@ -39,13 +40,23 @@ def evaluate_bundle(
         raise SystemExit(f"{data}: no video in split {split!r} (splits present: {have}); pass --split")
     model_cfg = bundle.model_config
     windows = load_corpus(videos, analyze_config_for(model_cfg), model_cfg.crop_size_px, cache_dir, workers)
-    return evaluate_conditions(bundle.build_model(), concat(windows), CONDITIONS, seed)
+    per_clip = all(v.clip_label is not None for v in videos)  # categorical corpora: clip-level CCC too
+    arrays = concat([w.with_video_index(i) for i, w in enumerate(windows)])
+    return evaluate_conditions(bundle.build_model(), arrays, CONDITIONS, seed, clip_level=per_clip)
 
 
 def run(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="emotrace evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="bundle file (default: the default bundle)")
-    p.add_argument("--data", required=True, help="RECOLA folder, synthetic corpus folder, or manifest .csv")
+    p.add_argument(
+        "--data", default=None, help="RECOLA or RAVDESS folder, synthetic corpus folder, or manifest .csv"
+    )
+    p.add_argument(
+        "--real", action="store_true", help="the held-out real-data report (datasets/real_eval.py)"
+    )
+    p.add_argument(
+        "--realdata", default=None, help="--real: the realdata folder (default ../shared/realdata)"
+    )
     p.add_argument(
         "--split", default=None, help="partition to score (default: test if present, else dev, else all)"
     )
@@ -55,6 +66,10 @@ def run(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the face_missing_50 draw")
     args = p.parse_args(argv)
     bundle = load_bundle(args.model) if args.model else default_bundle()
+    if args.real:
+        return _run_real(bundle, args)
+    if not args.data:
+        raise SystemExit("emotrace evaluate: --data is required (or --real)")
     split = args.split
     if split is None:
         present = {v.split for v in open_corpus(args.data).videos}
@@ -68,4 +83,33 @@ def run(argv: list[str]) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)
+    return 0
+
+
+def real_report(bundle: ModelBundle, realdata: str, cache_dir: str, workers: int) -> dict[str, object]:
+    """Every real-data figure of docs/model.md for ``bundle`` (``datasets.real_eval``)."""
+    from emotrace.datasets import real_eval
+
+    test = real_eval.ravdess_test_items(realdata)
+    return {
+        "model": bundle.version,
+        "ravdess_test_actors": real_eval.ravdess(bundle, test, cache_dir, workers),
+        "london_test_identities": real_eval.london(bundle, realdata, cache_dir, workers),
+        "validation_only_expressions": real_eval.validation(bundle, realdata, cache_dir, workers),
+        "paired_voice_and_face": real_eval.pairs(bundle, test, realdata, cache_dir, workers),
+    }
+
+
+def _run_real(bundle: ModelBundle, args: argparse.Namespace) -> int:
+    from emotrace.pipelines.train_real import default_realdata
+
+    realdata = os.path.abspath(args.realdata or default_realdata())
+    if not os.path.isdir(realdata):
+        raise SystemExit(f"emotrace evaluate --real: {realdata} not found; pass --realdata")
+    cache_dir = args.cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "emotrace", "real", "cache")
+    report = real_report(bundle, realdata, cache_dir, args.workers)
+    print(json.dumps(report, indent=2, default=str))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2, default=str)
     return 0

@@ -2,6 +2,7 @@
 
     emotrace train --data DIR_OR_MANIFEST --output bundle.pt [--epochs N] [--seed S] [--resume] ...
     emotrace train --demo            # synthetic corpus -> emotrace/assets/demo_bundle.pt, deterministic
+    emotrace train --real            # ../shared/realdata -> emotrace/assets/real_bundle.pt (the default)
 
 Features come from the analyze pipeline's own core (``datasets.window_cache``), cached per video, so
 re-training never re-extracts. A plain local process, not a Beam pipeline: training needs all windows
@@ -21,13 +22,13 @@ from typing import Any
 
 from emotrace.datasets.corpus import Corpus, open_corpus
 from emotrace.datasets.labels import LabelledVideo
-from emotrace.datasets.window_cache import cache_key, file_sha256, load_corpus
+from emotrace.datasets.window_cache import analyze_config_for, cache_key, file_sha256, load_corpus
 from emotrace.model.bundle import ModelBundle, preprocessing_for, save_bundle, state_dict_digest
 from emotrace.model.config import ModelConfig
 from emotrace.model.data import WindowArrays, concat
 from emotrace.model.evaluate import evaluate_conditions
 from emotrace.model.train import TrainConfig, train_model
-from emotrace.schemas.config import AnalyzeConfig, FaceConfig, GridConfig
+from emotrace.schemas.config import AnalyzeConfig
 
 log = logging.getLogger("emotrace.train")
 DEMO_SEED = 0
@@ -40,16 +41,6 @@ def demo_bundle_path() -> str:
     import emotrace
 
     return os.path.join(os.path.dirname(os.path.abspath(emotrace.__file__)), "assets", "demo_bundle.pt")
-
-
-def analyze_config_for(model_cfg: ModelConfig) -> AnalyzeConfig:
-    """The pipeline config whose windows this model consumes (the product's defaults otherwise)."""
-    cfg = AnalyzeConfig()
-    return replace(
-        cfg,
-        grid=GridConfig(step_s=model_cfg.step_s, window_steps=model_cfg.window_steps),
-        faces=replace(FaceConfig(), crop_size_px=model_cfg.crop_size_px),
-    )
 
 
 def fingerprint(
@@ -66,8 +57,8 @@ def fingerprint(
         {
             "post_id": v.post_id,
             "split": v.split,
-            "windows": cache_key(v.video_path, v.audio_path, cfg, crop_px),
-            "labels": [file_sha256(p) for p in v.label_paths],
+            "windows": cache_key(v.video_path, v.audio_path, cfg, crop_px, v.kind),
+            "labels": [file_sha256(p) for p in v.label_paths] or [list(v.clip_label or ())],
         }
         for v in used
     ]
@@ -165,7 +156,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="RECOLA (AVEC 2016) folder, synthetic corpus folder, or manifest .csv")
     p.add_argument("--output", help="bundle file to write (default with --demo: the packaged demo bundle)")
     p.add_argument("--demo", action="store_true", help="build the synthetic corpus and train the demo bundle")
-    p.add_argument("--work", default=None, help="--demo: folder for the corpus and feature cache")
+    p.add_argument("--real", action="store_true", help="train the default bundle from ../shared/realdata")
+    p.add_argument(
+        "--realdata", default=None, help="--real: the realdata folder (default ../shared/realdata)"
+    )
+    p.add_argument("--work", default=None, help="--demo/--real: folder for corpora, augmented copies, caches")
     p.add_argument("--cache-dir", default=None, help="feature cache (default: <data>/.emotrace-cache)")
     p.add_argument("--epochs", type=int, default=None, help=f"default {d.epochs}; {DEMO_EPOCHS} with --demo")
     p.add_argument("--batch", type=int, default=d.batch_windows, help="windows per batch")
@@ -184,6 +179,8 @@ def _parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     started = time.monotonic()
+    if args.real:
+        return _run_real(args, started)
     if args.demo:
         from emotrace.datasets.synth import build_corpus
 
@@ -225,5 +222,25 @@ def run(argv: list[str]) -> int:
     save_bundle(bundle, output)
     print(f"wrote {output}: {bundle.version} ({os.path.getsize(output) / 1e6:.1f} MB)")
     print(json.dumps(bundle.metrics, indent=2))
+    print(f"total {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def _run_real(args: argparse.Namespace, started: float) -> int:
+    from emotrace.pipelines import train_real
+
+    realdata = os.path.abspath(args.realdata or train_real.default_realdata())
+    if not os.path.isdir(realdata):
+        raise SystemExit(f"emotrace train --real: {realdata} not found; pass --realdata")
+    work = os.path.abspath(args.work or os.path.join(os.path.expanduser("~"), ".cache", "emotrace", "real"))
+    rc = train_real.RealConfig(seed=args.seed, workers=args.workers, threads=args.threads)
+    if args.epochs:
+        rc = replace(rc, fusion=replace(rc.fusion, epochs=args.epochs))
+    bundle = train_real.train_real_bundle(realdata, work, rc)
+    output = args.output or train_real.real_bundle_path()
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    save_bundle(bundle, output)
+    print(f"wrote {output}: {bundle.version} ({os.path.getsize(output) / 1e6:.1f} MB)")
+    print(json.dumps(bundle.metrics, indent=2, default=str))
     print(f"total {time.monotonic() - started:.1f} s")
     return 0

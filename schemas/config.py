@@ -77,7 +77,7 @@ def hop_steps_for(hop_s: float, step_s: float, window_steps: int) -> int:
 # Demuxers a posted video may use (libavformat names; "mov" covers mp4/m4v/3gp, "matroska" covers webm).
 # Playlists and indirections (hls, concat, image2, tee, ...) are refused: a crafted upload must not make
 # ffmpeg open other local files or network addresses.
-ALLOWED_CONTAINER_FORMATS = "mov,matroska,avi,flv,mpegts,mpeg,ogg,asf,wav,mp3,aac,gif,webp_anim"
+ALLOWED_CONTAINER_FORMATS = "mov,matroska,avi,flv,mpegts,mpeg,ogg,asf,wav,mp3,aac,flac,gif,webp_anim"
 
 
 @dataclass(frozen=True)

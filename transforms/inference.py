@@ -35,21 +35,22 @@ log = logging.getLogger("emotrace")
 
 
 def open_bundle(uri: str | None) -> ModelBundle:
-    """The bundle at ``uri`` (any FileSystems scheme), or the built-in demo bundle when None."""
+    """The bundle at ``uri`` (any FileSystems scheme), or the built-in default bundle when None."""
     if uri is None:
         return default_bundle()
     with FileSystems.open(uri, compression_type="uncompressed") as f:
         return load_bundle(io.BytesIO(f.read()))
 
 
-DEMO_BUNDLE = "demo_bundle.pt"
+DEFAULT_BUNDLE = "real_bundle.pt"  # `emotrace train --real`: real faces and voices (CC BY-NC-SA 4.0)
+DEMO_BUNDLE = "demo_bundle.pt"  # `emotrace train --demo`: the synthetic corpus only (a test fixture)
 CPU_THREADS = 1
 
 
 def default_bundle() -> ModelBundle:
-    """The demo bundle shipped in the package: trained on the project's synthetic corpus only (``emotrace
-    train --demo``), so its version (``synthetic-demo-<hash>``) tells every row it is not a real model."""
-    with (importlib.resources.files("emotrace") / "assets" / DEMO_BUNDLE).open("rb") as f:
+    """The bundle ``analyze`` uses without ``--model``: trained on real faces and voices (``emotrace train
+    --real``); its version (``real-cc-by-nc-sa-<hash>``) tells every row what it is and its licence."""
+    with (importlib.resources.files("emotrace") / "assets" / DEFAULT_BUNDLE).open("rb") as f:
         return load_bundle(f)
 
 

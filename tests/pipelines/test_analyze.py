@@ -70,7 +70,7 @@ def test_traces_cover_every_step_once_per_lane(run):
     head = df[df.post_id == "talking_head"]
     assert (head.track_id.notna() & head.face_present).sum() >= 0.8 * head.t_s.nunique()
     assert df.arousal.between(-1, 1).all() and df.valence.between(-1, 1).all()
-    assert df.model_version.str.startswith("synthetic-demo-").all()
+    assert df.model_version.str.startswith("real-cc-by-nc-sa-").all()  # the default: the real bundle
     assert (df.run_id == "t1").all()
 
 

@@ -1,0 +1,36 @@
+"""Distillation trains the model's own face branch towards the teacher's soft labels; embeddings after."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emotrace.model.config import ModelConfig
+from emotrace.model.distill import DistillConfig, distill_face, face_embeddings, soften
+from emotrace.model.fused import FusedEmotionModel
+from tests.model.conftest import TINY
+
+
+def test_soften():
+    p = np.array([[0.9, 0.1, 0.0]], np.float32)
+    assert np.allclose(soften(p, 1.0), p, atol=1e-6)
+    q = soften(p, 2.0)
+    assert np.isclose(q.sum(), 1) and q[0, 1] > p[0, 1] and q[0, 0] < p[0, 0]
+
+
+def test_the_student_learns_a_teacher_that_sees_brightness():
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 60, (96, 32, 32, 3)).astype(np.uint8)
+    bright = rng.random(96) < 0.5
+    crops[bright] += 150
+    target = np.where(bright[:, None], [[0.9, 0.1]], [[0.1, 0.9]]).astype(np.float32)
+    model = FusedEmotionModel(ModelConfig(n_audio_features=4, **TINY))
+    before = face_embeddings(model, crops[:4])
+    out = distill_face(
+        model, crops[:80], target[:80], crops[80:], target[80:], DistillConfig(epochs=6, batch=16, lr=5e-3)
+    )
+    assert out["dev_probs"].shape == (16, 2)
+    assert (out["dev_probs"].argmax(1) == target[80:].argmax(1)).mean() >= 0.9
+    assert not model.face.training
+    emb = face_embeddings(model, crops[:4])
+    assert emb.shape == (4, TINY["face_dim"]) and not np.allclose(emb, before)
+    assert np.array_equal(emb, face_embeddings(model, crops[:4]))  # eval mode: deterministic
