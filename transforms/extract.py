@@ -21,6 +21,7 @@ from emotrace.features.faces import FaceDetector, detector_for
 from emotrace.features.segments import decode_from, plan_segments
 from emotrace.features.windows import WindowStats, iter_step_windows
 from emotrace.media.decode import iter_audio, iter_frames
+from emotrace.media.gc_freeze import freeze_loaded_objects
 from emotrace.media.limits import check_limits, check_scheme
 from emotrace.media.malloc import bound_heap_growth
 from emotrace.media.probe_worker import ProbeWorker
@@ -142,6 +143,7 @@ class ExtractWindows(beam.DoFn):
         self._prober = ProbeWorker()
         self._detector = shared_detector(self._cfg.faces)
         warm_up_acoustics()  # numba compiles once per worker, not once per video
+        freeze_loaded_objects()  # full GC passes skip what was just loaded (media/gc_freeze.py)
 
     def teardown(self) -> None:
         prober = getattr(self, "_prober", None)

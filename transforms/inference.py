@@ -25,6 +25,7 @@ import torch
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler
 
+from emotrace.media.gc_freeze import freeze_loaded_objects
 from emotrace.model.bundle import ModelBundle, load_bundle
 from emotrace.model.face_memo import FaceEmbeddingMemo
 from emotrace.model.fused import FusedEmotionModel
@@ -90,6 +91,7 @@ class EmotionModelHandler(ModelHandler[WindowBatch, WindowPrediction | BatchFail
         with _MODELS_LOCK:
             if key not in _MODELS:
                 _MODELS[key] = self._load()
+                freeze_loaded_objects()  # full GC passes skip torch and the model (media/gc_freeze.py)
             return _MODELS[key]
 
     def _load(self) -> LoadedModel:
