@@ -13,12 +13,18 @@ what the videos allocate. One full collection first, so that only live objects a
 object that later becomes cyclic garbage is never collected; start-up objects live as long as the
 process, and reference counting still frees the rest). That collection is paid once per process: the
 next call walks only what was allocated since.
+
+Where the process's own code does the loading (the ``emotrace`` command's launcher), collections are
+also held off while it imports: an import adds objects faster than the collector's thresholds expect,
+and ``import emotrace.pipelines.analyze`` took 3.6 CPU s with the collector on and 2.7 s with it off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
+from collections.abc import Iterator
 
 _LOCK = threading.Lock()
 
@@ -29,3 +35,17 @@ def freeze_loaded_objects() -> None:
     with _LOCK:
         gc.collect()
         gc.freeze()
+
+
+@contextlib.contextmanager
+def frozen_after_loading() -> Iterator[None]:
+    """No collections while the block loads (imports); then what it loaded is frozen and collections
+    resume (if they were on)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        freeze_loaded_objects()
+        if was_enabled:
+            gc.enable()

@@ -49,12 +49,12 @@ def _run_verb(verb: str, rest: list[str]) -> int:
         # Before the first big allocation: memory flat in video length (issue 6). Only here: training
         # holds no stream, and its large tensors would pay page faults on every step (~20 % of its time).
         bound_heap_growth()
-        from emotrace.media.gc_freeze import freeze_loaded_objects
-        from emotrace.pipelines import analyze
+        from emotrace.media.gc_freeze import frozen_after_loading
 
-        # Beam and torch are imported: the launcher (which runs the local runner's data plane, or every
-        # stage with one worker) no longer walks them in each full collection (media/gc_freeze.py).
-        freeze_loaded_objects()
+        # No collections while Beam and torch import, then frozen: the launcher (which runs the local
+        # runner's data plane, or every stage with one worker) never walks them again (media/gc_freeze.py).
+        with frozen_after_loading():
+            from emotrace.pipelines import analyze
         try:
             summary = analyze.run(rest)
         except analyze.ReconciliationError as err:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from emotrace.media.gc_freeze import freeze_loaded_objects
+from emotrace.media.gc_freeze import freeze_loaded_objects, frozen_after_loading
 
 
 class Node:
@@ -37,3 +37,22 @@ def test_live_objects_are_frozen_and_garbage_is_not(unfrozen_after: None) -> Non
     again = Node()
     freeze_loaded_objects()  # a later call adds what was loaded since
     assert not any(obj is again for obj in gc.get_objects())
+
+
+def test_no_collection_while_loading_then_frozen_and_back_on(unfrozen_after: None) -> None:
+    assert gc.isenabled()
+    with frozen_after_loading():
+        assert not gc.isenabled()
+        loaded = Node()
+    assert gc.isenabled()
+    assert not any(obj is loaded for obj in gc.get_objects())
+
+
+def test_collections_stay_off_when_they_were(unfrozen_after: None) -> None:
+    gc.disable()
+    try:
+        with frozen_after_loading():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
