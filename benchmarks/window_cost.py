@@ -5,7 +5,7 @@
 On the throughput benchmark's 1280x720 talking heads (benchmarks/.cache, made by throughput.py or here),
 outside Beam, in this process (``time.process_time``; torch on one thread, as analyze's workers run it):
 
-* ``cut``: decode reading, faces, descriptors and cutting windows (``features.windows.iter_step_windows``;
+* ``cut``: decode reading, faces, descriptors and cutting windows (``features.step_grid.iter_step_windows``;
   ffmpeg's own CPU is not counted: it does not depend on the hop);
 * ``model``: ``EmotionModelHandler.run_inference`` on batches of 8 windows, as analyze runs it (the
   face-embedding memo on, unless ``--no-memo``);
@@ -26,7 +26,7 @@ from bench_util import DEFAULT_CACHE, talking_head_post
 from emotrace.features.acoustics import warm_up
 from emotrace.features.blend import blend_windows, without_inputs
 from emotrace.features.faces import detector_for
-from emotrace.features.windows import iter_step_windows
+from emotrace.features.step_grid import StepGrid, iter_step_windows
 from emotrace.media.decode import iter_audio, iter_frames
 from emotrace.media.probe import probe
 from emotrace.schemas.config import AnalyzeConfig, GridConfig
@@ -51,7 +51,9 @@ def measure(paths: list[str], hop: int, memo: bool) -> dict[str, float]:
         frames = iter_frames(path, info, cfg.decode, reuse_buffer=True)
         ws = list(
             iter_step_windows(
-                VideoRef(path, "p"), info, frames, iter_audio(path, info, cfg.decode), detector, cfg, 64
+                StepGrid(VideoRef(path, "p"), info, detector, cfg, 64),
+                frames,
+                iter_audio(path, info, cfg.decode),
             )
         )
         cpu["cut"] += time.process_time() - t

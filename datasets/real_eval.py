@@ -20,6 +20,7 @@ Pure core: no Beam import.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import os
 from collections.abc import Sequence
@@ -44,7 +45,15 @@ DIMS = ("arousal", "valence")
 
 
 def analyze_config(bundle: ModelBundle) -> AnalyzeConfig:
-    return analyze_config_for(bundle.model_config)
+    """The config a bundle's features are made with: its recorded frame rate and decode size on its
+    grid (the pipeline's defaults for what it does not record)."""
+    cfg, pre = analyze_config_for(bundle.model_config), bundle.preprocessing
+    decode = dataclasses.replace(
+        cfg.decode,
+        frame_rate_hz=pre.frame_rate_hz,
+        max_side_px=pre.max_side_px if pre.max_side_px is not None else cfg.decode.max_side_px,
+    )
+    return dataclasses.replace(cfg, decode=decode)
 
 
 def item_predictions(

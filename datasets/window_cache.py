@@ -127,8 +127,8 @@ def extract_windows(
     decode the file (an audio file simply has no frames).
     """
     from emotrace.features.acoustics import AUDIO_FEATURE_NAMES
-    from emotrace.features.windows import iter_step_windows
-    from emotrace.media.decode import iter_audio, iter_frames
+    from emotrace.features.step_grid import StepGrid, iter_step_windows
+    from emotrace.media.decode import open_streams
     from emotrace.media.probe import probe
     from emotrace.schemas.records import VideoRef
 
@@ -140,21 +140,14 @@ def extract_windows(
         crop = None if face is None else face.crop
         return still_windows(crop, cfg, crop_px, len(AUDIO_FEATURE_NAMES), os.path.basename(video_path))
     info = probe(video_path, cfg.decode.format_whitelist)
-    audio_src, audio_info = video_path, info
+    soundtrack = None
     if audio_path is not None:
-        audio_src, audio_info = audio_path, probe(audio_path, cfg.decode.format_whitelist)
-        info = dataclasses.replace(info, has_audio=audio_info.has_audio)
+        soundtrack = (audio_path, probe(audio_path, cfg.decode.format_whitelist))
+        info = dataclasses.replace(info, has_audio=soundtrack[1].has_audio)
     ref = VideoRef(video_uri=video_path, post_id=os.path.basename(video_path))
+    grid = StepGrid(ref, info, detector, cfg, crop_px)  # type: ignore[arg-type]
     windows = list(
-        iter_step_windows(
-            ref,
-            info,
-            iter_frames(video_path, info, cfg.decode, reuse_buffer=True),
-            iter_audio(audio_src, audio_info, cfg.decode),
-            detector,  # type: ignore[arg-type]
-            cfg,
-            crop_px,
-        )
+        iter_step_windows(grid, *open_streams(video_path, info, cfg.decode, soundtrack=soundtrack))
     )
     return stack_windows(windows, crop_px, len(AUDIO_FEATURE_NAMES), cfg.grid.window_steps)
 

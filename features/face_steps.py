@@ -12,6 +12,7 @@ import numpy as np
 from emotrace.features.align import align_face
 from emotrace.features.appearance import appearance_embedding
 from emotrace.features.tracking import FaceTracker
+from emotrace.schemas.boxes import normalised_box
 from emotrace.schemas.records import FaceDetection
 
 
@@ -24,12 +25,6 @@ class TrackedFace(NamedTuple):
     score: float
     box_norm: np.ndarray
     area_frac: float
-
-
-def normalised_box(box: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(x0, y0, x1, y1) in pixels -> float32[4] (x, y, w, h) as fractions of the frame."""
-    x0, y0, x1, y1 = (float(v) for v in box)
-    return np.array([x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height], np.float32)
 
 
 def track_faces(

@@ -22,16 +22,56 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from emotrace.features.track_stats import merge_sums
 from emotrace.features.tracking import iou_matrix
-from emotrace.schemas.config import AnalyzeConfig
-from emotrace.schemas.records import Box, SegmentTracks, TrackSums
+from emotrace.schemas.boxes import FracCorners
+from emotrace.schemas.config import AnalyzeConfig, GridConfig
+from emotrace.schemas.records import SegmentTracks, TrackSums
 
-Span = tuple[int, int, int | None]  # (first decoded step, first written step, end step or None)
+
+class Span(NamedTuple):
+    """The steps one segment decodes and writes: all of a segment's bookkeeping (issue 17).
+
+    ``first``: first decoded step (``preroll_s`` before the first window over ``start``; tracked, not
+    written); ``start``: first step it owns (writes), on the hop grid; ``end``: one past its last owned
+    step, on the hop grid, or None for the last segment (the end of the media, whatever the container
+    said). The whole video: ``Span(0, 0, None)``.
+    """
+
+    first: int
+    start: int
+    end: int | None
+
+    @classmethod
+    def owning(cls, start: int, end: int | None, cfg: AnalyzeConfig) -> Span:
+        """The span of a segment owning ``start`` up to ``end``: decoding starts at its preroll."""
+        return cls(decode_from(start, cfg), start, end)
+
+    def check(self, hop: int) -> None:
+        first, start, end = self
+        if start % hop or not 0 <= first <= start or (end is not None and (end <= start or end % hop)):
+            raise ValueError(
+                f"bad segment span {tuple(self)}: start and end must be on the hop grid of {hop}"
+            )
+
+    def owns(self, step: int) -> bool:
+        return self.start <= step and (self.end is None or step < self.end)
+
+    def horizon(self, grid: GridConfig) -> int | None:
+        """One past the last step decoded: the context of the windows over the last owned steps (None:
+        to the end of the media)."""
+        return None if self.end is None else self.end + grid.context_after
+
+    def tail_from(self, cfg: AnalyzeConfig) -> int | None:
+        """First owned step the next segment decodes too (its preroll): boxes from there on are kept for
+        stitching. None: no next segment."""
+        return None if self.end is None else max(self.start, self.end - cfg.segments.preroll_steps(cfg.grid))
+
 
 # Mean box IoU over the shared preroll steps at which two tracks of neighbouring segments are one face.
 # Both trackers saw the same frames there, so a true match has IoU near 1 (the ROI detector's boxes move
@@ -48,12 +88,12 @@ def plan_segments(n_steps: int, cfg: AnalyzeConfig) -> list[Span]:
     """
     seg = cfg.segments.segment_steps(cfg.grid)
     if seg <= 0 or n_steps <= seg:
-        return [(0, 0, None)]
+        return [Span(0, 0, None)]
     n = max(1, round(n_steps / seg))
     spans: list[Span] = []
     for k in range(n):
         start = k * seg
-        spans.append((decode_from(start, cfg), start, (k + 1) * seg if k < n - 1 else None))
+        spans.append(Span.owning(start, (k + 1) * seg if k < n - 1 else None, cfg))
     return spans
 
 
@@ -62,7 +102,9 @@ def decode_from(start: int, cfg: AnalyzeConfig) -> int:
     return max(0, cfg.grid.first_window_over(start) - cfg.segments.preroll_steps(cfg.grid))
 
 
-def _match(tail: dict[int, dict[int, Box]], head: dict[int, dict[int, Box]]) -> dict[int, int]:
+def _match(
+    tail: dict[int, dict[int, FracCorners]], head: dict[int, dict[int, FracCorners]]
+) -> dict[int, int]:
     """Pairs (head track -> tail track) seen as one face on the steps both segments decoded.
 
     Score of a pair: the IoU of its boxes summed over the shared steps where both are seen, divided by

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from emotrace.schemas.records import TrackSummary, TrackSums, VideoRef
+from emotrace.schemas.step_time import step_start_s
 
 
 def merge_sums(parts: Iterable[TrackSums]) -> TrackSums:
@@ -42,8 +43,8 @@ def summaries(ref: VideoRef, sums: dict[int, TrackSums], step_s: float) -> list[
         TrackSummary(
             ref=ref,
             track_id=k,
-            first_s=round(t.first_step * step_s, 6),
-            last_s=round(t.last_step * step_s, 6),
+            first_s=step_start_s(t.first_step, step_s),
+            last_s=step_start_s(t.last_step, step_s),
             n_steps=t.n_steps,
             mean_score=t.sum_score / t.n_steps,
             mean_area=t.sum_area / t.n_steps,

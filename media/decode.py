@@ -112,3 +112,19 @@ def _audio_chunk(samples: np.ndarray, t0_s: float, sr: int) -> AudioChunk:
     # AAC decoding and resampling overshoot full scale slightly; the contract is [-1, 1].
     np.clip(samples, -1.0, 1.0, out=samples)
     return AudioChunk(t0_s=t0_s, samples=samples.astype(np.float32, copy=False), sample_rate_hz=sr)
+
+
+def open_streams(
+    path: str,
+    info: MediaInfo,
+    cfg: DecodeConfig,
+    start_s: float = 0.0,
+    soundtrack: tuple[str, MediaInfo] | None = None,
+) -> tuple[Iterator[FrameChunk], Iterator[AudioChunk]]:
+    """Both streaming decoders of one file from ``start_s`` (a segment's preroll start): what
+    ``features.step_grid.iter_step_windows`` reads, for analyze and for training's feature cache alike.
+    ``soundtrack``: another file's audio (and its probe) in place of the video's, on the same timeline
+    (RECOLA ships its audio as WAVs)."""
+    audio_path, audio_info = soundtrack if soundtrack is not None else (path, info)
+    frames = iter_frames(path, info, cfg, start_s, reuse_buffer=True)
+    return frames, iter_audio(audio_path, audio_info, cfg, start_s)

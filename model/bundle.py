@@ -21,7 +21,8 @@ import torch
 
 from emotrace.model.config import ModelConfig
 from emotrace.model.fused import FusedEmotionModel
-from emotrace.schemas.config import AudioConfig, DecodeConfig
+from emotrace.schemas.config import AnalyzeConfig, FaceConfig, GridConfig
+from emotrace.schemas.preprocessing import Preprocessing
 
 FORMAT = "emotrace-model-bundle"
 FORMAT_VERSION = 1
@@ -39,7 +40,8 @@ class ModelBundle:
     config: ``ModelConfig.to_dict()``.
     state_dict: the model's state dict (CPU tensors), including the ``audio_mean``/``audio_std`` buffers.
     audio_feature_names: the D descriptor names, in the order the model's audio input expects.
-    preprocessing: what the pipeline must produce for this model (crop size, sample rate, hop, grid).
+    preprocessing: what the pipeline must produce for this model (grid, frame rate, decode size, crop,
+        audio rate and hop), recorded from the config its training features were made with.
     training_fingerprint: identifies the training data/code/run; None for untrained bundles.
     metrics: evaluation results, e.g. {"dev_ccc_arousal": 0.7}; empty when untrained.
     provenance: what the weights were trained on: ``{"corpora": [{"name", "folder", "licence",
@@ -50,7 +52,7 @@ class ModelBundle:
     config: dict[str, Any]
     state_dict: dict[str, torch.Tensor]
     audio_feature_names: tuple[str, ...]
-    preprocessing: dict[str, Any]
+    preprocessing: Preprocessing
     training_fingerprint: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -88,18 +90,11 @@ class ModelBundle:
         return model.to(device).eval()
 
 
-def preprocessing_for(cfg: ModelConfig) -> dict[str, Any]:
-    """The preprocessing contract of a model with config ``cfg`` (defaults from ``emotrace.schemas``)."""
-    audio, decode = AudioConfig(), DecodeConfig()
-    return {
-        "crop_size_px": cfg.crop_size_px,
-        "crop_format": "uint8 RGB HWC",
-        "sample_rate_hz": audio.sample_rate_hz,
-        "hop_s": audio.hop_s,
-        "step_s": cfg.step_s,
-        "window_steps": cfg.window_steps,
-        "frame_rate_hz": decode.frame_rate_hz,
-    }
+def untrained_preprocessing(cfg: ModelConfig) -> Preprocessing:
+    """An untrained bundle's contract: the pipeline's defaults on the model's grid and crop."""
+    grid = GridConfig(step_s=cfg.step_s, window_steps=cfg.window_steps)
+    faces = dataclasses.replace(FaceConfig(), crop_size_px=cfg.crop_size_px)
+    return Preprocessing.of(dataclasses.replace(AnalyzeConfig(), grid=grid, faces=faces))
 
 
 def _state_dict_digest(state_dict: Mapping[str, torch.Tensor]) -> str:
@@ -136,7 +131,7 @@ def make_untrained_bundle(
         config=cfg.to_dict(),
         state_dict=state,
         audio_feature_names=tuple(audio_feature_names),
-        preprocessing=preprocessing_for(cfg),
+        preprocessing=untrained_preprocessing(cfg),
         training_fingerprint=None,
         metrics={},
     )
@@ -150,6 +145,7 @@ def save_bundle(bundle: ModelBundle, path_or_fileobj: PathOrFile) -> None:
         **{f.name: getattr(bundle, f.name) for f in dataclasses.fields(bundle)},
     }
     payload["audio_feature_names"] = list(bundle.audio_feature_names)
+    payload["preprocessing"] = bundle.preprocessing.to_dict()
     payload["state_dict"] = {k: v.detach().cpu() for k, v in bundle.state_dict.items()}
     torch.save(payload, path_or_fileobj)
 
@@ -173,4 +169,6 @@ def load_bundle(path_or_fileobj: PathOrFile) -> ModelBundle:
             f"(reads {FORMAT_VERSION}); upgrade emotrace"
         )
     names = {f.name for f in dataclasses.fields(ModelBundle)}
-    return ModelBundle(**{k: v for k, v in payload.items() if k in names})
+    fields = {k: v for k, v in payload.items() if k in names}
+    fields["preprocessing"] = Preprocessing.from_dict(fields["preprocessing"])
+    return ModelBundle(**fields)

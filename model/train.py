@@ -173,6 +173,43 @@ def train_model(
     """
     torch.set_num_threads(cfg.threads)
     started = time.monotonic()
+    run = _new_run(model_cfg, train, cfg)
+    if resume and checkpoint_path and os.path.exists(checkpoint_path):
+        _resume(run, checkpoint_path, cfg, model_cfg)
+    first = run.state["epoch"] + 1
+    for epochs_run, epoch in enumerate(range(first, cfg.epochs)):
+        if run.state["bad_epochs"] >= cfg.patience or (
+            max_epochs_this_run is not None and epochs_run >= max_epochs_this_run
+        ):
+            break
+        row = _train_epoch(run, train, dev, cfg, epoch)
+        if progress:
+            progress(row)
+        if checkpoint_path:
+            _save_checkpoint(checkpoint_path, _checkpoint(run, cfg, model_cfg))
+    state = run.state
+    best = state["best_state"] or {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+    return TrainResult(
+        state_dict=best,
+        history=state["history"],
+        best_epoch=state["best_epoch"],
+        best_dev=state["best_dev"],
+        seconds=time.monotonic() - started,
+    )
+
+
+@dataclass
+class _Run:
+    """One training run's moving parts: what a checkpoint saves and a resume restores."""
+
+    model: FusedEmotionModel
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    loss_fn: MissingModalityCCCLoss
+    state: dict[str, Any]
+
+
+def _new_run(model_cfg: ModelConfig, train: WindowArrays, cfg: TrainConfig) -> _Run:
     torch.manual_seed(cfg.seed)
     model = FusedEmotionModel(model_cfg)
     mean, std = audio_stats(train)
@@ -183,7 +220,6 @@ def train_model(
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda e: 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(e, cfg.epochs) / cfg.epochs))
     )
-    loss_fn = MissingModalityCCCLoss(cfg.unimodal_weight)
     state: dict[str, Any] = {
         "epoch": -1,
         "best_score": -math.inf,
@@ -193,68 +229,61 @@ def train_model(
         "history": [],
         "bad_epochs": 0,
     }
-    if resume and checkpoint_path and os.path.exists(checkpoint_path):
-        ck = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-        if ck["train_cfg"] != _plain(cfg.to_dict()) or ck["model_cfg"] != model_cfg.to_dict():
-            raise ValueError(f"{checkpoint_path} was written with other settings; delete it or drop --resume")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        state = ck["state"]
-        log.info("resumed from %s after epoch %d", checkpoint_path, state["epoch"] + 1)
+    return _Run(model, opt, sched, MissingModalityCCCLoss(cfg.unimodal_weight), state)
 
-    first = state["epoch"] + 1
-    for epochs_run, epoch in enumerate(range(first, cfg.epochs)):
-        if state["bad_epochs"] >= cfg.patience or (
-            max_epochs_this_run is not None and epochs_run >= max_epochs_this_run
-        ):
-            break
-        t0 = time.monotonic()
-        mean_loss = _run_epoch(model, train, cfg, _seed_epoch(cfg.seed, epoch), opt, loss_fn)
-        sched.step()
-        recalibrate_batchnorm(model, train)
-        row: dict[str, Any] = {"epoch": epoch + 1, "loss": mean_loss}
-        if dev is not None and len(dev):
-            dev_ccc = _dev_score(model, dev)
-            row.update({f"dev_{k}": v for k, v in dev_ccc.items()})
-            objective = _objective(dev_ccc)
-        else:
-            dev_ccc, objective = {}, -row["loss"]  # no dev split: keep the epoch with the lowest loss
-        row["seconds"] = time.monotonic() - t0
-        if objective > state["best_score"]:
-            state.update(
-                best_score=objective,
-                best_epoch=epoch + 1,
-                best_dev=dev_ccc,
-                bad_epochs=0,
-                best_state={k: v.detach().clone() for k, v in model.state_dict().items()},
-            )
-        else:
-            state["bad_epochs"] += 1
-        state["history"].append(row)
-        state["epoch"] = epoch
-        if progress:
-            progress(row)
-        if checkpoint_path:
-            _save_checkpoint(
-                checkpoint_path,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(),
-                    "state": state,
-                    "train_cfg": _plain(cfg.to_dict()),
-                    "model_cfg": model_cfg.to_dict(),
-                },
-            )
-    best = state["best_state"] or {k: v.detach().clone() for k, v in model.state_dict().items()}
-    return TrainResult(
-        state_dict=best,
-        history=state["history"],
-        best_epoch=state["best_epoch"],
-        best_dev=state["best_dev"],
-        seconds=time.monotonic() - started,
-    )
+
+def _resume(run: _Run, checkpoint_path: str, cfg: TrainConfig, model_cfg: ModelConfig) -> None:
+    ck = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    if ck["train_cfg"] != _plain(cfg.to_dict()) or ck["model_cfg"] != model_cfg.to_dict():
+        raise ValueError(f"{checkpoint_path} was written with other settings; delete it or drop --resume")
+    run.model.load_state_dict(ck["model"])
+    run.opt.load_state_dict(ck["optimizer"])
+    run.sched.load_state_dict(ck["scheduler"])
+    run.state = ck["state"]
+    log.info("resumed from %s after epoch %d", checkpoint_path, run.state["epoch"] + 1)
+
+
+def _train_epoch(
+    run: _Run, train: WindowArrays, dev: WindowArrays | None, cfg: TrainConfig, epoch: int
+) -> dict[str, Any]:
+    """One epoch, its dev score, and the best-so-far bookkeeping; returns its history row."""
+    t0 = time.monotonic()
+    mean_loss = _run_epoch(run.model, train, cfg, _seed_epoch(cfg.seed, epoch), run.opt, run.loss_fn)
+    run.sched.step()
+    recalibrate_batchnorm(run.model, train)
+    row: dict[str, Any] = {"epoch": epoch + 1, "loss": mean_loss}
+    if dev is not None and len(dev):
+        dev_ccc = _dev_score(run.model, dev)
+        row.update({f"dev_{k}": v for k, v in dev_ccc.items()})
+        objective = _objective(dev_ccc)
+    else:
+        dev_ccc, objective = {}, -row["loss"]  # no dev split: keep the epoch with the lowest loss
+    row["seconds"] = time.monotonic() - t0
+    state = run.state
+    if objective > state["best_score"]:
+        state.update(
+            best_score=objective,
+            best_epoch=epoch + 1,
+            best_dev=dev_ccc,
+            bad_epochs=0,
+            best_state={k: v.detach().clone() for k, v in run.model.state_dict().items()},
+        )
+    else:
+        state["bad_epochs"] += 1
+    state["history"].append(row)
+    state["epoch"] = epoch
+    return row
+
+
+def _checkpoint(run: _Run, cfg: TrainConfig, model_cfg: ModelConfig) -> dict[str, Any]:
+    return {
+        "model": run.model.state_dict(),
+        "optimizer": run.opt.state_dict(),
+        "scheduler": run.sched.state_dict(),
+        "state": run.state,
+        "train_cfg": _plain(cfg.to_dict()),
+        "model_cfg": model_cfg.to_dict(),
+    }
 
 
 def _plain(d: Any) -> Any:

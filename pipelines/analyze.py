@@ -178,9 +178,8 @@ def resolve_job(args: argparse.Namespace, faults: FaultPlan | None = None) -> An
     check_input(args.input)
     salt = user_id_salt(args.hash_user_ids)
     bundle = open_model(args.model, args.face_weights)
-    pre = bundle.preprocessing
-    crop_px, step_s, window_steps = int(pre["crop_size_px"]), float(pre["step_s"]), int(pre["window_steps"])
-    cfg = analyze_config(args, step_s, window_steps, crop_px)
+    cfg = analyze_config(args, bundle.preprocessing)
+    crop_px = bundle.preprocessing.crop_size_px
     return AnalyzeJob(
         input=canonical_uri(args.input),
         cfg=cfg,

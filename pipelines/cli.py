@@ -44,16 +44,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_verb(verb: str, rest: list[str]) -> int:
     if verb == "analyze":
-        from emotrace.media.malloc import bound_heap_growth
+        from emotrace.transforms.worker import configure_worker, launcher_imports
 
         # Before the first big allocation: memory flat in video length (issue 6). Only here: training
         # holds no stream, and its large tensors would pay page faults on every step (~20 % of its time).
-        bound_heap_growth()
-        from emotrace.media.gc_freeze import frozen_after_loading
-
-        # No collections while Beam and torch import, then frozen: the launcher (which runs the local
-        # runner's data plane, or every stage with one worker) never walks them again (media/gc_freeze.py).
-        with frozen_after_loading():
+        configure_worker()
+        with launcher_imports():  # no collections while Beam and torch import, then frozen
             from emotrace.pipelines import analyze
         try:
             summary = analyze.run(rest)

@@ -14,7 +14,7 @@ import re
 import secrets
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from emotrace.schemas.config import (
     ANALYZE_WINDOW_HOP_S,
@@ -25,6 +25,7 @@ from emotrace.schemas.config import (
     hop_steps_for,
 )
 from emotrace.schemas.naming import RUN_ID_RULE, is_valid_run_id
+from emotrace.schemas.preprocessing import Preprocessing
 
 
 class UsageError(SystemExit):
@@ -162,16 +163,16 @@ def _frame_args(parser: argparse.ArgumentParser) -> None:
     """What is decoded from each video."""
     d = DecodeConfig()
     parser.add_argument(
-        "--frame-rate", type=float, action=in_range(0.1, 60, "per second"), default=d.frame_rate_hz,
-        help="frames analysed per second",
+        "--frame-rate", type=float, action=in_range(0.1, 60, "per second"), default=None,
+        help=f"frames analysed per second (default: the model bundle's; {d.frame_rate_hz:g} in shipped ones)",
     )  # fmt: skip
     parser.add_argument(
         "--step", type=float, action=in_range(0.01, 10, "s"), default=None,
         help="trace step in seconds (default: the model bundle's step)",
     )  # fmt: skip
     parser.add_argument(
-        "--max-side", type=int, action=in_range(32, 8192, "px"), default=d.max_side_px,
-        help="frames scaled to this longest side",
+        "--max-side", type=int, action=in_range(32, 8192, "px"), default=None,
+        help=f"frames scaled to this longest side (default: the bundle's; {d.max_side_px} in shipped ones)",
     )  # fmt: skip
 
 
@@ -289,27 +290,24 @@ def _policy_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def analyze_config(
-    args: argparse.Namespace, bundle_step_s: float, window_steps: int, crop_px: int
-) -> AnalyzeConfig:
-    """The bundle fixes the grid it was trained for; a different ``--step`` is refused, not ignored."""
-    if args.step is not None and abs(args.step - bundle_step_s) > 1e-9:
-        raise UsageError(
-            f"argument --step: {args.step:g} differs from the model bundle's step {bundle_step_s:g}: the "
-            "model was trained on that grid; omit --step or use a bundle trained for your step"
-        )
+def analyze_config(args: argparse.Namespace, pre: Preprocessing) -> AnalyzeConfig:
+    """The bundle fixes what its model was trained on (grid, frame rate, decode size, crop): an option
+    that contradicts it is refused, not ignored; one it does not record takes the pipeline default."""
+    cfg = AnalyzeConfig()
+    step_s = _bundle_setting(args.step, pre.step_s, "--step", "s", "grid")
+    frame_rate = _bundle_setting(args.frame_rate, pre.frame_rate_hz, "--frame-rate", "/s", "frame rate")
+    max_side = _bundle_setting(args.max_side, pre.max_side_px, "--max-side", "px", "decode size")
     try:
-        hop = hop_steps_for(args.window_hop_s, bundle_step_s, window_steps)
+        hop = hop_steps_for(args.window_hop_s, step_s, pre.window_steps)
     except ValueError as err:
         raise UsageError(f"argument --window-hop-s: {args.window_hop_s:g}: {err}") from err
-    cfg = AnalyzeConfig()
     return replace(
         cfg,
-        grid=GridConfig(step_s=bundle_step_s, window_steps=window_steps, hop_steps=hop),
+        grid=GridConfig(step_s=step_s, window_steps=pre.window_steps, hop_steps=hop),
         decode=replace(
             cfg.decode,
-            frame_rate_hz=args.frame_rate,
-            max_side_px=args.max_side,
+            frame_rate_hz=frame_rate,
+            max_side_px=int(max_side) if max_side is not None else cfg.decode.max_side_px,
             timeout_s=args.timeout,
             max_duration_s=args.max_duration,
             max_pixels=args.max_pixels,
@@ -319,7 +317,7 @@ def analyze_config(
             cfg.faces,
             score_threshold=args.face_threshold,
             min_face_px=args.min_face,
-            crop_size_px=crop_px,
+            crop_size_px=pre.crop_size_px,
             detect_max_side_px=args.face_max_side,
             backend=args.face_backend,
             device=args.face_device,
@@ -329,3 +327,14 @@ def analyze_config(
         ),
         segments=replace(cfg.segments, segment_s=args.segment_s),
     )
+
+
+def _bundle_setting(given: float | None, recorded: float | None, option: str, unit: str, what: str) -> Any:
+    """The bundle's value unless the user gave another: that is refused with advice. A setting the
+    bundle does not record (bundles from before it was) takes the option, else None: the default."""
+    if given is not None and recorded is not None and abs(given - recorded) > 1e-9:
+        raise UsageError(
+            f"argument {option}: {given:g} differs from the model bundle's {recorded:g}{unit}: the model was "
+            f"trained on features of that {what}; omit {option} or use a bundle trained with it"
+        )
+    return given if given is not None else recorded

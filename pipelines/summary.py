@@ -9,6 +9,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from emotrace.schemas import naming
+from emotrace.schemas.errors import Status
 from emotrace.transforms import io as fs
 from emotrace.transforms.publish import read_run_table
 
@@ -73,7 +74,7 @@ def summarize_committed(output: str, run_id: str) -> RunSummary:
         failures += [
             (r["post_id"], r["error_code"] or "", r["error_message"] or "")
             for r in table.to_pylist()
-            if r["status"] != "ok"
+            if r["status"] != Status.OK
         ]
     rows = marker.get("rows", {})
     return RunSummary(

@@ -17,18 +17,20 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from emotrace.datasets.corpus import Corpus, open_corpus
 from emotrace.datasets.labels import LabelledVideo
 from emotrace.datasets.window_cache import analyze_config_for, cache_key, file_sha256, load_corpus
-from emotrace.model.bundle import ModelBundle, preprocessing_for, save_bundle, state_dict_digest
+from emotrace.model.bundle import ModelBundle, save_bundle, state_dict_digest
 from emotrace.model.config import ModelConfig
 from emotrace.model.data import WindowArrays, concat
 from emotrace.model.evaluate import evaluate_conditions
 from emotrace.model.train import TrainConfig, train_model
 from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.preprocessing import Preprocessing
 
 log = logging.getLogger("emotrace.train")
 DEMO_SEED = 0
@@ -77,6 +79,31 @@ def _arrays(parts: list[WindowArrays]) -> WindowArrays | None:
     return concat([p.with_video_index(i) for i, p in enumerate(parts)]) if parts else None
 
 
+def _splits(
+    used: list[Any], windows: list[WindowArrays]
+) -> tuple[WindowArrays | None, WindowArrays | None, WindowArrays | None]:
+    """The train, dev and test windows (None for an empty split), each video in its own split."""
+    by_split = {s: [w for v, w in zip(used, windows, strict=True) if v.split == s] for s in SPLITS}
+    return _arrays(by_split["train"]), _arrays(by_split["dev"]), _arrays(by_split["test"])
+
+
+def _epoch_logger(epochs: int) -> Callable[[dict[str, Any]], None]:
+    def progress(row: dict[str, Any]) -> None:
+        dev_txt = (
+            f" dev CCC arousal {row['dev_arousal']:.3f} valence {row['dev_valence']:.3f}"
+            if "dev_arousal" in row
+            else ""
+        )
+        log.info(
+            "epoch %d/%d: loss %.4f%s (%.1f s)", row["epoch"], epochs, row["loss"], dev_txt, row["seconds"]
+        )
+
+    return progress
+
+
+SPLITS = ("train", "dev", "test")
+
+
 def train_bundle(
     corpus: Corpus,
     train_cfg: TrainConfig,
@@ -96,12 +123,8 @@ def train_bundle(
     if not any(v.split == "train" for v in used):
         raise SystemExit(f"{corpus.name}: no video in the train split; set a split column (train/dev/test)")
     t0 = time.monotonic()
-    windows = load_corpus(used, cfg, crop_px, cache_dir, workers)
+    train, dev, test = _splits(used, load_corpus(used, cfg, crop_px, cache_dir, workers))
     t_features = time.monotonic() - t0
-    by_split = {
-        s: [w for v, w in zip(used, windows, strict=True) if v.split == s] for s in ("train", "dev", "test")
-    }
-    train, dev, test = (_arrays(by_split[s]) for s in ("train", "dev", "test"))
     log.info(
         "features in %.1f s: train %d windows, dev %d, test %d",
         t_features,
@@ -109,24 +132,10 @@ def train_bundle(
         len(dev) if dev else 0,
         len(test) if test else 0,
     )
-
-    def progress(row: dict[str, Any]) -> None:
-        dev_txt = (
-            f" dev CCC arousal {row['dev_arousal']:.3f} valence {row['dev_valence']:.3f}"
-            if "dev_arousal" in row
-            else ""
-        )
-        log.info(
-            "epoch %d/%d: loss %.4f%s (%.1f s)",
-            row["epoch"],
-            train_cfg.epochs,
-            row["loss"],
-            dev_txt,
-            row["seconds"],
-        )
-
     assert train is not None
-    result = train_model(model_cfg, train, dev, train_cfg, checkpoint, resume, progress)
+    result = train_model(
+        model_cfg, train, dev, train_cfg, checkpoint, resume, _epoch_logger(train_cfg.epochs)
+    )
     metrics: dict[str, Any] = {
         "grid_step_s": model_cfg.step_s,
         "best_epoch": result.best_epoch,
@@ -141,7 +150,7 @@ def train_bundle(
         config=model_cfg.to_dict(),
         state_dict=result.state_dict,
         audio_feature_names=tuple(AUDIO_FEATURE_NAMES),
-        preprocessing=preprocessing_for(model_cfg),
+        preprocessing=Preprocessing.of(cfg),
         training_fingerprint=fingerprint(corpus, used, cfg, crop_px, train_cfg, model_cfg),
         metrics=metrics,
     )

@@ -46,7 +46,7 @@ from emotrace.datasets.real_corpus import (
 )
 from emotrace.datasets.stills import STILL_STEPS
 from emotrace.datasets.window_cache import code_digest, file_sha256, load_corpus
-from emotrace.model.bundle import ModelBundle, preprocessing_for, state_dict_digest
+from emotrace.model.bundle import ModelBundle, state_dict_digest
 from emotrace.model.config import ModelConfig
 from emotrace.model.data import ModalityDropout, WindowArrays, audio_stats, concat
 from emotrace.model.distill import DistillConfig, distill_face, face_embeddings, soften
@@ -67,6 +67,8 @@ from emotrace.model.fusion_train import (
 )
 from emotrace.model.teacher import TEACHER_CLASSES, load_teacher
 from emotrace.pipelines.train import analyze_config_for
+from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.preprocessing import Preprocessing
 
 log = logging.getLogger("emotrace.train")
 VERSION_PREFIX = "real-cc-by-nc-sa"
@@ -477,7 +479,7 @@ def train_real_bundle(realdata: str, work: str, rc: RealConfig) -> ModelBundle:
     )
     stages.done("fusion training")
     bundle = make_bundle(
-        model_cfg, state, fingerprint(sp, sources, crop, cfg, rc, model_cfg), distilled, history
+        model_cfg, cfg, state, fingerprint(sp, sources, crop, cfg, rc, model_cfg), distilled, history
     )
     bundle.metrics["test"] = held_out_metrics(bundle, sp, realdata, os.path.join(work, "cache"), rc.workers)
     stages.done("held-out evaluation")
@@ -487,12 +489,14 @@ def train_real_bundle(realdata: str, work: str, rc: RealConfig) -> ModelBundle:
 
 def make_bundle(
     model_cfg: ModelConfig,
+    cfg: AnalyzeConfig,
     state: dict[str, torch.Tensor],
     training_fingerprint: str,
     distilled: dict[str, Any],
     history: list[dict[str, Any]],
 ) -> ModelBundle:
-    """The bundle: named for what it is, with its corpora, licences and dev scores."""
+    """The bundle: named for what it is, with its corpora, licences and dev scores; ``cfg`` made its
+    features (recorded as the bundle's preprocessing)."""
     from emotrace.features.acoustics import AUDIO_FEATURE_NAMES
 
     best = max(history, key=lambda r: r["objective"])
@@ -501,7 +505,7 @@ def make_bundle(
         config=model_cfg.to_dict(),
         state_dict=state,
         audio_feature_names=tuple(AUDIO_FEATURE_NAMES),
-        preprocessing=preprocessing_for(model_cfg),
+        preprocessing=Preprocessing.of(cfg),
         training_fingerprint=training_fingerprint,
         metrics={
             "grid_step_s": model_cfg.step_s,

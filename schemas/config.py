@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from emotrace.schemas.step_time import step_at, steps_covering
+
 
 @dataclass(frozen=True)
 class GridConfig:
@@ -51,13 +53,12 @@ class GridConfig:
         return self.window_steps - self.hop
 
     def step_of(self, t_s: float) -> int:
-        """Index of the step holding time ``t_s`` (robust to float error at boundaries)."""
-        return int(t_s / self.step_s + 1e-6) if t_s >= 0 else -1
+        """Index of the step holding time ``t_s`` (schemas.step_time)."""
+        return step_at(t_s, self.step_s)
 
     def n_steps(self, duration_s: float) -> int:
         """Steps needed to cover ``duration_s`` (a partial last step counts)."""
-        n = int(duration_s / self.step_s + 1e-6)
-        return n + (1 if n * self.step_s < duration_s - 1e-6 else 0)
+        return steps_covering(duration_s, self.step_s)
 
 
 # ``emotrace analyze`` starts a window every second (``--window-hop-s``): 5 s windows then overlap by 4 s

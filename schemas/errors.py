@@ -16,8 +16,8 @@ class ErrorCode(StrEnum):
     NO_MEDIA_STREAMS = "NO_MEDIA_STREAMS"  # parses, but has neither video nor audio
     DECODE_FAILED = "DECODE_FAILED"  # ffmpeg exited non-zero while decoding
     DECODE_TIMEOUT = "DECODE_TIMEOUT"  # ffmpeg ran past the per-video timeout
-    FACE_STAGE_FAILED = "FACE_STAGE_FAILED"
-    AUDIO_STAGE_FAILED = "AUDIO_STAGE_FAILED"
+    FACE_STAGE_FAILED = "FACE_STAGE_FAILED"  # face detection, tracking or alignment raised on this video
+    AUDIO_STAGE_FAILED = "AUDIO_STAGE_FAILED"  # the acoustic descriptors or speech activity raised
     INFERENCE_FAILED = "INFERENCE_FAILED"  # RunInference raised on a batch holding this video
     INTERNAL_ERROR = "INTERNAL_ERROR"  # a bug: anything not classified above
     MANIFEST_ROW_INVALID = "MANIFEST_ROW_INVALID"  # a manifest row without a usable video_uri
@@ -31,10 +31,20 @@ class ErrorCode(StrEnum):
     FILESYSTEM_UNAVAILABLE = "FILESYSTEM_UNAVAILABLE"  # an allowed scheme with no filesystem installed
 
 
+class Status(StrEnum):
+    """A ``videos`` row's outcome. ``ok``: traces written (``partial`` says if only some); ``failed``:
+    bad input or a failed stage (``error_code``); ``skipped``: a valid input this run left out (limits,
+    a duplicate row)."""
+
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
 class EmotraceError(Exception):
     """An expected failure of one video, carrying a stable code and a human message."""
 
-    status = "failed"
+    status = Status.FAILED
 
     def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -45,4 +55,4 @@ class EmotraceError(Exception):
 class SkipInput(EmotraceError):
     """A valid input the run's limits exclude (too long, too large): status ``skipped``, not ``failed``."""
 
-    status = "skipped"
+    status = Status.SKIPPED

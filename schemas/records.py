@@ -12,6 +12,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from emotrace.schemas.boxes import FracCorners
+from emotrace.schemas.errors import Status
+
 
 class VideoRef(NamedTuple):
     """One input: where the video is and whose post it is. Carries no media bytes."""
@@ -100,7 +103,7 @@ class StepWindow(NamedTuple):
     valid: np.ndarray
     speech_prob: np.ndarray | None = None  # last, with a default: older constructors keep working
     face_score: np.ndarray | None = None  # float32[W] detector score; NaN where face_mask is False
-    face_box: np.ndarray | None = None  # float32[W, 4] (x, y, w, h) / frame size; NaN where no face
+    face_box: np.ndarray | None = None  # float32[W, 4] NormBox rows (schemas.boxes); NaN where no face
 
 
 class WindowPrediction(NamedTuple):
@@ -139,9 +142,6 @@ class TrackSums(NamedTuple):
     sum_area: float  # box area / frame area, summed over the steps
 
 
-Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels
-
-
 @dataclass(frozen=True)
 class SegmentTracks:
     """The face tracks one segment saw, under the segment's own (local) track ids.
@@ -158,8 +158,8 @@ class SegmentTracks:
     n_segments: int
     start_step: int
     sums: dict[int, TrackSums]
-    head: dict[int, dict[int, Box]]
-    tail: dict[int, dict[int, Box]]
+    head: dict[int, dict[int, FracCorners]]
+    tail: dict[int, dict[int, FracCorners]]
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ class VideoOutcome:
     """How one input ended; becomes its single ``videos`` row."""
 
     ref: VideoRef
-    status: str  # ok | failed | skipped
+    status: Status
     error_code: str | None = None
     error_message: str | None = None
     info: MediaInfo | None = None

@@ -12,6 +12,7 @@ import numpy as np
 
 from emotrace.schemas.lineage import PIPELINE_VERSION
 from emotrace.schemas.records import TrackSummary, VideoOutcome, WindowPrediction
+from emotrace.schemas.step_time import step_start_s
 
 Row = dict[str, Any]
 
@@ -28,7 +29,7 @@ def trace_rows(pred: WindowPrediction, run_id: str, config_hash: str) -> list[Ro
                 "post_id": w.ref.post_id,
                 "user_id": w.ref.user_id,
                 "track_id": w.track_id,
-                "t_s": round(step * w.step_s, 6),  # rounding keeps 0.6 from printing as 0.6000000000000001
+                "t_s": step_start_s(step, w.step_s),
                 "step_s": float(w.step_s),
                 "arousal": float(pred.arousal[i]),
                 "valence": float(pred.valence[i]),

@@ -6,6 +6,8 @@ each column. Later work may add columns; it never drops or retypes these.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import pyarrow as pa
 
 TRACES = pa.schema(
@@ -116,3 +118,27 @@ TABLES: dict[str, pa.Schema] = {
     "post_aggregates": POST_AGGREGATES,
     "user_aggregates": USER_AGGREGATES,
 }
+
+
+class RowShapeError(ValueError):
+    """A row that does not have exactly its table's columns, or a null where the schema forbids one: a
+    bug in the code that built the row, caught before a file is written (Arrow itself would drop an
+    unknown key and fill a missing or null non-nullable column with null)."""
+
+
+def check_row(row: Mapping[str, object], schema: pa.Schema, where: str = "row") -> None:
+    """Raise :class:`RowShapeError` unless ``row``'s keys are exactly ``schema``'s names and no
+    non-nullable column holds None."""
+    if row.keys() != set(schema.names):
+        missing, extra = sorted(set(schema.names) - row.keys()), sorted(row.keys() - set(schema.names))
+        raise RowShapeError(f"{where}: missing {missing}, unknown {extra} (schema: {schema.names})")
+    nulls = [f.name for f in schema if not f.nullable and row[f.name] is None]
+    if nulls:
+        raise RowShapeError(f"{where}: null in non-nullable column(s) {nulls}")
+
+
+def checked_batch(rows: Sequence[Mapping[str, object]], schema: pa.Schema) -> pa.RecordBatch:
+    """``rows`` as one record batch of ``schema``, each row first checked by :func:`check_row`."""
+    for i, row in enumerate(rows):
+        check_row(row, schema, f"row {i}")
+    return pa.RecordBatch.from_pylist(list(rows), schema=schema)

@@ -19,12 +19,12 @@ from collections.abc import Iterable, Iterator
 import apache_beam as beam
 
 from emotrace.datasets.inputs import InputEntry
-from emotrace.schemas.errors import ErrorCode
+from emotrace.schemas.errors import ErrorCode, Status
+from emotrace.schemas.keys import InputKey, key_of
 from emotrace.schemas.records import InputTally, VideoOutcome, VideoRef
-from emotrace.transforms.outcomes import Key, key_of
 
 Resolved = VideoRef | VideoOutcome | InputTally
-Grouped = tuple[Key, dict[str, Iterable[object]]]
+Grouped = tuple[InputKey, dict[str, Iterable[object]]]
 
 
 def resolve(group: Grouped) -> Iterator[Resolved]:
@@ -43,13 +43,13 @@ def resolve(group: Grouped) -> Iterator[Resolved]:
         assert isinstance(entry.item, VideoRef)
         yield VideoOutcome(
             entry.item,
-            "skipped",
+            Status.SKIPPED,
             ErrorCode.DUPLICATE_INPUT.value,
             f"{entry.source} is the same input (video_uri and post_id) as {first.source}, processed there",
         )
 
 
-def _keyed(entry: InputEntry) -> Iterator[tuple[Key, InputEntry]]:
+def _keyed(entry: InputEntry) -> Iterator[tuple[InputKey, InputEntry]]:
     if isinstance(entry.item, VideoRef):  # invalid manifest rows have no identity: rows of their own
         yield key_of(entry.item), entry
 

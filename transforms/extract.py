@@ -18,15 +18,14 @@ from apache_beam.metrics import Metrics
 
 from emotrace.features.acoustics import warm_up as warm_up_acoustics
 from emotrace.features.faces import FaceDetector, detector_for
-from emotrace.features.segments import decode_from, plan_segments
-from emotrace.features.windows import WindowStats, iter_step_windows
-from emotrace.media.decode import iter_audio, iter_frames
-from emotrace.media.gc_freeze import freeze_loaded_objects
+from emotrace.features.segments import Span, plan_segments
+from emotrace.features.step_grid import StepGrid, iter_step_windows
+from emotrace.features.windows import WindowStats
+from emotrace.media.decode import open_streams
 from emotrace.media.limits import check_limits, check_scheme
-from emotrace.media.malloc import bound_heap_growth
 from emotrace.media.probe_worker import ProbeWorker
 from emotrace.schemas.config import AnalyzeConfig, FaceConfig
-from emotrace.schemas.errors import EmotraceError, ErrorCode
+from emotrace.schemas.errors import EmotraceError, ErrorCode, Status
 from emotrace.schemas.records import (
     MediaInfo,
     SegmentTracks,
@@ -39,6 +38,7 @@ from emotrace.schemas.records import (
 from emotrace.transforms.faults import FaultPlan
 from emotrace.transforms.io import localized
 from emotrace.transforms.tracks import read_weights
+from emotrace.transforms.worker import configure_worker, settle_worker
 
 NAMESPACE = "emotrace"
 # What ExtractWindows yields, each kind split off downstream by type: a long video's segments
@@ -137,13 +137,13 @@ class ExtractWindows(beam.DoFn):
         self._face_steps = Metrics.counter(NAMESPACE, "face_steps")
 
     def setup(self) -> None:
-        bound_heap_growth()  # peak memory must not grow with video length (issue 6; media/malloc.py)
+        configure_worker()  # process-wide settings, once (transforms/worker.py)
         # Probes in a killable child (a blocking read cannot hang the worker), started at the first
         # probe: the stage that only runs later segments never probes, and must not hold a child.
         self._prober = ProbeWorker()
         self._detector = shared_detector(self._cfg.faces)
         warm_up_acoustics()  # numba compiles once per worker, not once per video
-        freeze_loaded_objects()  # full GC passes skip what was just loaded (media/gc_freeze.py)
+        settle_worker()  # full collections skip what was just loaded (transforms/worker.py)
 
     def teardown(self) -> None:
         prober = getattr(self, "_prober", None)
@@ -205,38 +205,26 @@ class ExtractWindows(beam.DoFn):
         except EmotraceError as err:  # bad input (failed) or outside the run's limits (skipped)
             yield self._outcome(seg, err.status, err.code, err.message, info)
         except Exception as err:  # a bug, not bad input: keep the traceback in the row
-            yield self._outcome(seg, "failed", ErrorCode.INTERNAL_ERROR, _bug(err), info)
+            yield self._outcome(seg, Status.FAILED, ErrorCode.INTERNAL_ERROR, _bug(err), info)
 
     def _segment(self, seg: VideoSegment, path: str) -> Iterator[Extracted]:
         """Windows, tracks and the outcome of one segment of the local file ``path``."""
-        stats = WindowStats()
-        grid = self._cfg.grid
-        first = decode_from(seg.start_step, self._cfg)
+        span = Span.owning(seg.start_step, seg.end_step, self._cfg)
+        grid = StepGrid(seg.ref, seg.info, self._detector, self._cfg, self._crop_px, span)
+        stats = grid.stats
         code: ErrorCode | None
         message: str | None
         try:
-            start_s = first * grid.step_s
-            frames = iter_frames(path, seg.info, self._cfg.decode, start_s, reuse_buffer=True)
-            audio = iter_audio(path, seg.info, self._cfg.decode, start_s)
-            windows = iter_step_windows(
-                seg.ref,
-                seg.info,
-                frames,
-                audio,
-                self._detector,
-                self._cfg,
-                self._crop_px,
-                stats,
-                (first, seg.start_step, seg.end_step),
-            )
+            start_s = span.first * self._cfg.grid.step_s
+            windows = iter_step_windows(grid, *open_streams(path, seg.info, self._cfg.decode, start_s))
             yield from batched(windows, self._batch_size)
         except EmotraceError as err:  # bad input found while decoding
             status, code, message = err.status, err.code, err.message
         except Exception as err:  # a bug, not bad input
-            status, code, message = "failed", ErrorCode.INTERNAL_ERROR, _bug(err)
+            status, code, message = Status.FAILED, ErrorCode.INTERNAL_ERROR, _bug(err)
         else:
             self._face_steps.inc(stats.n_face_steps)
-            status, code, message = "ok", None, None
+            status, code, message = Status.OK, None, None
         # The tracks seen so far go out even after a failure: the rows written before it name them.
         yield self._tracks(seg, stats)
         yield self._outcome(seg, status, code, message, seg.info, stats)
@@ -295,11 +283,11 @@ class ExtractWindows(beam.DoFn):
             media_s = info.duration_s if info else 0.0
         # One count per video, by its first segment's status (the merged one is known in JoinOutcomes).
         if seg.index == 0:
-            (self._ok if status == "ok" else self._failed).inc()
+            (self._ok if status == Status.OK else self._failed).inc()
         self._media_s.inc(int(media_s * 1000))
         self._progress(seg, status, media_s)
         partial = bool(stats and stats.partial)
-        if status == "ok" and stats and stats.partial:
+        if status == Status.OK and stats and stats.partial:
             message = stats.partial  # an ok row keeps a null error_code; the message says what is missing
         return VideoOutcome(
             ref,

@@ -25,27 +25,53 @@ import torch
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler
 
-from emotrace.media.gc_freeze import freeze_loaded_objects
+from emotrace.features.acoustics import AUDIO_FEATURE_NAMES
 from emotrace.model.bundle import ModelBundle, load_bundle
 from emotrace.model.face_memo import FaceEmbeddingMemo
 from emotrace.model.fused import FusedEmotionModel
 from emotrace.model.predict import predict_windows
+from emotrace.schemas.config import AudioConfig
 from emotrace.schemas.records import BatchFailed, StepWindow, WindowBatch, WindowPrediction
+from emotrace.transforms.worker import configure_worker, settle_worker
 
 log = logging.getLogger("emotrace")
 
 
 def open_bundle(uri: str | None) -> ModelBundle:
-    """The bundle at ``uri`` (any FileSystems scheme), or the built-in default bundle when None."""
+    """The bundle at ``uri`` (any FileSystems scheme), or the built-in default bundle when None, after
+    checking that this pipeline's audio extractor makes the descriptors it expects."""
     if uri is None:
-        return default_bundle()
+        return fits_extractor(default_bundle())
     with FileSystems.open(uri, compression_type="uncompressed") as f:
-        return load_bundle(io.BytesIO(f.read()))
+        return fits_extractor(load_bundle(io.BytesIO(f.read())))
+
+
+def fits_extractor(bundle: ModelBundle) -> ModelBundle:
+    """``bundle``, or ValueError when its audio input is not what ``features.acoustics`` extracts: other
+    descriptor names or order, sample rate or hop. The model would read every column as another one."""
+    audio = AudioConfig()
+    if bundle.audio_feature_names != tuple(AUDIO_FEATURE_NAMES):
+        theirs, ours = set(bundle.audio_feature_names), set(AUDIO_FEATURE_NAMES)
+        detail = (
+            f"missing here {sorted(theirs - ours)}, new here {sorted(ours - theirs)}"
+            if theirs != ours
+            else "order"
+        )
+        raise ValueError(
+            f"its {len(theirs)} audio feature names differ from this emotrace's {len(ours)} ({detail}): "
+            "use a bundle trained with this version's extractor"
+        )
+    pre = bundle.preprocessing
+    if (pre.sample_rate_hz, pre.hop_s) != (audio.sample_rate_hz, audio.hop_s):
+        raise ValueError(
+            f"its audio descriptors were made at {pre.sample_rate_hz} Hz every {pre.hop_s:g} s; this version "
+            f"makes them at {audio.sample_rate_hz} Hz every {audio.hop_s:g} s"
+        )
+    return bundle
 
 
 DEFAULT_BUNDLE = "real_bundle.pt"  # `emotrace train --real`: real faces and voices (CC BY-NC-SA 4.0)
 DEMO_BUNDLE = "demo_bundle.pt"  # `emotrace train --demo`: the synthetic corpus only (a test fixture)
-CPU_THREADS = 1
 
 
 def default_bundle() -> ModelBundle:
@@ -91,18 +117,13 @@ class EmotionModelHandler(ModelHandler[WindowBatch, WindowPrediction | BatchFail
         with _MODELS_LOCK:
             if key not in _MODELS:
                 _MODELS[key] = self._load()
-                freeze_loaded_objects()  # full GC passes skip torch and the model (media/gc_freeze.py)
+                settle_worker()  # full collections skip torch and the model (transforms/worker.py)
             return _MODELS[key]
 
     def _load(self) -> LoadedModel:
         bundle = open_bundle(self._uri)
         device = resolve_device(self._device)
-        if device.type == "cpu":
-            # One intra-op thread: runners give each core its own worker process (Dataflow: one SDK
-            # process per vCPU; the DirectRunner's multi_processing: one per --direct_num_workers), so
-            # torch's default of one thread per core only makes the workers and their ffmpeg and
-            # onnxruntime threads contend (issue 6). The model is a few % of a worker's CPU anyway.
-            torch.set_num_threads(CPU_THREADS)
+        configure_worker(model_on_cpu=device.type == "cpu")  # one torch thread per worker on CPU
         module = bundle.build_model().for_inference().to(device)  # BatchNorm folded: less CPU
         return LoadedModel(module, bundle.version, FaceEmbeddingMemo() if device.type == "cpu" else None)
 

@@ -30,13 +30,13 @@ import apache_beam as beam
 import pyarrow.parquet as pq
 
 from emotrace.datasets.inputs import InputEntry, InvalidRow, iter_inputs
-from emotrace.schemas.errors import ErrorCode
+from emotrace.schemas.errors import ErrorCode, Status
+from emotrace.schemas.keys import InputKey
 from emotrace.schemas.lineage import hash_user_id
 from emotrace.schemas.naming import join
 from emotrace.schemas.records import InputTally, VideoOutcome, VideoRef
 from emotrace.schemas.uris import canonical_uri
 from emotrace.transforms import io as fs
-from emotrace.transforms.outcomes import Key
 from emotrace.transforms.publish import committed_files
 from emotrace.transforms.spread import Spread
 
@@ -108,7 +108,7 @@ def invalid_outcome(entry: InputEntry) -> Iterator[VideoOutcome]:
     row = entry.item
     if isinstance(row, InvalidRow):
         ref = VideoRef(video_uri=row.source, post_id=row.source)
-        yield VideoOutcome(ref, "failed", ErrorCode.MANIFEST_ROW_INVALID.value, row.reason)
+        yield VideoOutcome(ref, Status.FAILED, ErrorCode.MANIFEST_ROW_INVALID.value, row.reason)
 
 
 class ReadInputs(beam.PTransform):
@@ -135,13 +135,13 @@ class ReadInputs(beam.PTransform):
         )
 
 
-def ok_keys_in(uri: str) -> Iterator[tuple[Key, bool]]:
+def ok_keys_in(uri: str) -> Iterator[tuple[InputKey, bool]]:
     """(identity, True) for every ``ok`` row of one committed videos file. Rows written before URIs were
     canonical are read in canonical form too (relative ones against this directory)."""
     with fs.open_binary(uri) as f:
         table = pq.read_table(f, columns=["video_uri", "post_id", "status"])
     for uri_, post_id, status in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True):
-        if status == "ok":
+        if status == Status.OK:
             yield (canonical_uri(uri_), post_id), True
 
 

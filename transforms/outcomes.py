@@ -12,18 +12,13 @@ from typing import Any
 
 import apache_beam as beam
 
-from emotrace.schemas.errors import ErrorCode
-from emotrace.schemas.records import BatchFailed, StepsWritten, VideoOutcome, VideoRef
+from emotrace.schemas.errors import ErrorCode, Status
+from emotrace.schemas.keys import InputKey, key_of
+from emotrace.schemas.records import BatchFailed, StepsWritten, VideoOutcome
 from emotrace.schemas.rows import Row, video_row
 
-Key = tuple[str, str]
 
-
-def key_of(ref: VideoRef) -> Key:
-    return (ref.video_uri, ref.post_id)
-
-
-def failed_videos(failure: BatchFailed) -> Iterable[tuple[Key, str]]:
+def failed_videos(failure: BatchFailed) -> Iterable[tuple[InputKey, str]]:
     """A batch the model raised on: blame every video with a window in it."""
     for ref in failure.refs:
         yield key_of(ref), failure.message
@@ -43,7 +38,7 @@ def merge_segments(outcomes: list[VideoOutcome]) -> VideoOutcome:
         got = [f"{o.segment}/{o.n_segments}" for o in ordered]
         return dataclasses.replace(
             first,
-            status="failed",
+            status=Status.FAILED,
             error_code=ErrorCode.INTERNAL_ERROR.value,
             error_message=f"expected outcomes of segments 0..{n - 1}, got {got}",
             segment=0,
@@ -51,7 +46,7 @@ def merge_segments(outcomes: list[VideoOutcome]) -> VideoOutcome:
         )
     if n == 1:
         return first
-    bad = [o for o in ordered if o.status != "ok"]
+    bad = [o for o in ordered if o.status != Status.OK]
     partial = [o for o in ordered if o.partial]
     merged = dataclasses.replace(first, partial=bool(partial), segment=0)
     if bad:
@@ -68,27 +63,27 @@ def merge_segments(outcomes: list[VideoOutcome]) -> VideoOutcome:
 
 
 def final_row(
-    joined: tuple[Key, dict[str, list[Any]]], run_id: str, model_version: str, config_hash: str
+    joined: tuple[InputKey, dict[str, list[Any]]], run_id: str, model_version: str, config_hash: str
 ) -> Row:
     _, parts = joined
     outcome = merge_segments(parts["outcome"])  # one per segment, by construction of ExtractWindows
     n_steps = sum(parts["steps"])
-    if outcome.status == "ok" and parts["errors"]:
+    if outcome.status == Status.OK and parts["errors"]:
         outcome = dataclasses.replace(
             outcome,
-            status="failed",
+            status=Status.FAILED,
             error_code=ErrorCode.INFERENCE_FAILED.value,
             error_message=parts["errors"][0],
         )
     # A failure after some windows went out leaves partial traces: flag them rather than hide them.
-    partial = outcome.partial or (outcome.status != "ok" and n_steps > 0)
+    partial = outcome.partial or (outcome.status != Status.OK and n_steps > 0)
     # Stitched tracks (StitchTracks) when any segment decoded; else what extraction counted (none).
     n_tracks = len(parts["tracks"]) if parts.get("tracks") else outcome.n_tracks
     outcome = dataclasses.replace(outcome, n_steps=n_steps, partial=partial, n_tracks=n_tracks)
     return video_row(outcome, run_id, model_version, config_hash)
 
 
-def _steps_pair(steps: StepsWritten) -> tuple[Key, int]:
+def _steps_pair(steps: StepsWritten) -> tuple[InputKey, int]:
     return steps.key, steps.n_rows
 
 

@@ -33,7 +33,7 @@ from emotrace.schemas.lineage import posted_date
 from emotrace.schemas.naming import staged_part_path
 from emotrace.schemas.records import PartitionRow, StagedFile, WindowPrediction
 from emotrace.schemas.rows import Row, trace_rows
-from emotrace.schemas.tables import TABLES
+from emotrace.schemas.tables import TABLES, checked_batch
 from emotrace.transforms.faults import FaultPlan
 from emotrace.transforms.io import beam_path
 
@@ -109,7 +109,7 @@ class PartFile:
 
     def _to_batch(self) -> None:
         if self._rows:
-            batch = pa.RecordBatch.from_pylist(self._rows, schema=self._schema)
+            batch = checked_batch(self._rows, self._schema)  # exact keys, no null where none may be
             self._batches.append(batch)
             self.pending_bytes += batch.nbytes
             self._rows = []

@@ -22,6 +22,7 @@ from emotrace.features.blend import blend_windows, without_inputs
 from emotrace.features.segments import SegmentOwners, stitch_tracks, stitched_sums
 from emotrace.features.track_stats import primary_track, summaries
 from emotrace.schemas.config import GridConfig
+from emotrace.schemas.keys import InputKey, key_of
 from emotrace.schemas.lineage import posted_date
 from emotrace.schemas.records import (
     PartitionRow,
@@ -31,7 +32,7 @@ from emotrace.schemas.records import (
     WindowPrediction,
 )
 from emotrace.schemas.rows import track_row
-from emotrace.transforms.outcomes import Key, key_of
+from emotrace.schemas.step_time import step_of_start
 from emotrace.transforms.partitioned import keyed_trace_rows
 
 Stitched = PartitionRow | TrackSummary | StepsWritten  # StitchTracks' one output, split by type
@@ -50,13 +51,13 @@ def keyed_track_row(summary: TrackSummary, run_id: str, config_hash: str) -> Par
     return PartitionRow(posted_date(summary.ref.posted_at), track_row(summary, run_id, config_hash))
 
 
-def keyed_scores(pred: WindowPrediction) -> tuple[Key, WindowPrediction]:
+def keyed_scores(pred: WindowPrediction) -> tuple[InputKey, WindowPrediction]:
     """``(input key, the prediction without its crops and descriptors)``: what ``StitchTracks`` blends."""
     return key_of(pred.window.ref), without_inputs(pred)
 
 
 def stitch_video(
-    joined: tuple[Key, dict[str, list[Any]]], grid: GridConfig, run_id: str, config_hash: str
+    joined: tuple[InputKey, dict[str, list[Any]]], grid: GridConfig, run_id: str, config_hash: str
 ) -> Iterator[Stitched]:
     """One video's trace rows (``PartitionRow``), blended, with stitched track ids and ``is_primary``,
     its ``TrackSummary``s and its count of rows (``StepsWritten``)."""
@@ -77,7 +78,7 @@ def stitch_video(
     owner = SegmentOwners(segments)
     for partition, row in rows:
         local = row["track_id"]
-        track = None if local is None else mapping[(owner(round(row["t_s"] / row["step_s"])), local)]
+        track = None if local is None else mapping[(owner(step_of_start(row["t_s"], row["step_s"])), local)]
         yield PartitionRow(
             partition, {**row, "track_id": track, "is_primary": track is not None and track == primary}
         )

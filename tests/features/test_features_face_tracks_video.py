@@ -10,7 +10,8 @@ import pytest
 
 from emotrace.datasets.sample_posts import write_video
 from emotrace.features.faces import FaceDetector
-from emotrace.features.windows import WindowStats, iter_step_windows
+from emotrace.features.step_grid import StepGrid, iter_step_windows
+from emotrace.features.windows import WindowStats
 from emotrace.media.decode import iter_audio, iter_frames
 from emotrace.media.probe import probe
 from emotrace.schemas.config import AnalyzeConfig
@@ -22,11 +23,10 @@ pytestmark = pytest.mark.media
 
 def windows_of(path: str, detector: FaceDetector, cfg: AnalyzeConfig) -> tuple[list[StepWindow], WindowStats]:
     info = probe(path)
-    stats = WindowStats()
     ref = VideoRef(path, Path(path).stem)
+    grid = StepGrid(ref, info, detector, cfg, 64)
     frames, audio = iter_frames(path, info, cfg.decode), iter_audio(path, info, cfg.decode)
-    windows = list(iter_step_windows(ref, info, frames, audio, detector, cfg, 64, stats))
-    return windows, stats
+    return list(iter_step_windows(grid, frames, audio)), grid.stats
 
 
 def identities_per_track(windows: list[StepWindow], step_s: float) -> dict[int, dict[str, int]]:

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emotrace.features.blend import writes
-from emotrace.features.segments import SegmentOwners, plan_segments, stitch_tracks, stitched_sums
-from emotrace.features.windows import WindowStats, iter_step_windows
+from emotrace.features.segments import SegmentOwners, Span, plan_segments, stitch_tracks, stitched_sums
+from emotrace.features.step_grid import WHOLE_VIDEO, StepGrid, iter_step_windows
 from emotrace.schemas.config import AnalyzeConfig, FaceConfig, GridConfig, SegmentConfig
 from emotrace.schemas.records import AudioChunk, FaceDetection, FrameChunk, MediaInfo, SegmentTracks, VideoRef
 
@@ -94,21 +94,11 @@ def _audio(n_steps: int, first: int):
 def _run(cfg, n_steps, span, right_on, left_off):
     first = span[0] if span else 0
     info = MediaInfo(n_steps * 0.2, True, True, W, H)
-    stats = WindowStats()
+    grid = StepGrid(REF, info, PixelFaces(), cfg, 64, Span(*span) if span else WHOLE_VIDEO)
     windows = list(
-        iter_step_windows(
-            REF,
-            info,
-            _frames(n_steps, first, right_on, left_off),
-            _audio(n_steps, first),
-            PixelFaces(),
-            cfg,
-            64,
-            stats,
-            span,
-        )
+        iter_step_windows(grid, _frames(n_steps, first, right_on, left_off), _audio(n_steps, first))
     )
-    return windows, stats
+    return windows, grid.stats
 
 
 def _rows(windows, hop, track_of=lambda step, t: t):
@@ -250,25 +240,11 @@ def _sums(first: int, last: int):
 
 def test_bad_spans_are_refused():
     with pytest.raises(ValueError, match="hop grid"):
-        list(
-            iter_step_windows(
-                REF,
-                MediaInfo(10.0, False, True),
-                iter([]),
-                iter([]),
-                None,
-                _cfg(5.0),
-                64,
-                None,
-                (0, 10, None),
-            )
-        )
+        StepGrid(REF, MediaInfo(10.0, False, True), None, _cfg(5.0), 64, Span(0, 10, None))
 
 
 def test_a_later_segment_past_the_end_of_a_truncated_file_writes_nothing_and_says_so():
-    stats = WindowStats()
     info = MediaInfo(30.0, True, True, W, H)  # the container says 30 s; the data stopped earlier
-    out = list(
-        iter_step_windows(REF, info, iter([]), iter([]), PixelFaces(), _cfg(5.0), 64, stats, (40, 50, 75))
-    )
-    assert out == [] and stats.partial == "nothing decoded after 10.0 s of 30.0 s"
+    grid = StepGrid(REF, info, PixelFaces(), _cfg(5.0), 64, Span(40, 50, 75))
+    out = list(iter_step_windows(grid, iter([]), iter([])))
+    assert out == [] and grid.stats.partial == "nothing decoded after 10.0 s of 30.0 s"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from emotrace.features.blend import writes
-from emotrace.features.windows import WindowStats, iter_step_windows
+from emotrace.features.step_grid import StepGrid, iter_step_windows
 from emotrace.schemas.config import AnalyzeConfig, GridConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode
 from emotrace.schemas.records import AudioChunk, MediaInfo, VideoRef
@@ -26,26 +26,22 @@ def _audio(seconds: float):
 def test_nothing_decodable_is_empty_media():
     info = MediaInfo(4.0, True, True, 64, 64)
     with pytest.raises(EmotraceError) as err:
-        list(iter_step_windows(REF, info, iter([]), iter([]), NoFaces(), AnalyzeConfig(), 64))
+        list(iter_step_windows(StepGrid(REF, info, NoFaces(), AnalyzeConfig(), 64), iter([]), iter([])))
     assert err.value.code == ErrorCode.EMPTY_MEDIA
 
 
 def test_audio_that_stops_early_gives_a_partial_trace_up_to_where_it_stops():
     info = MediaInfo(8.0, False, True)
-    stats = WindowStats()
-    windows = list(iter_step_windows(REF, info, iter([]), _audio(3.0), NoFaces(), AnalyzeConfig(), 64, stats))
+    grid = StepGrid(REF, info, NoFaces(), AnalyzeConfig(), 64)
+    windows, stats = list(iter_step_windows(grid, iter([]), _audio(3.0))), grid.stats
     valid_steps = sorted(w.start_step + i for w in windows for i in np.flatnonzero(w.valid))
     assert valid_steps == list(range(15))  # 3.0 s of audio at 0.2 s steps, not 8.0 s of invented steps
     assert stats.partial is not None and "3.0 s of 8.0 s" in stats.partial
 
 
 def test_full_coverage_is_not_partial():
-    stats = WindowStats()
-    windows = list(
-        iter_step_windows(
-            REF, MediaInfo(3.0, False, True), iter([]), _audio(3.0), NoFaces(), AnalyzeConfig(), 64, stats
-        )
-    )
+    grid = StepGrid(REF, MediaInfo(3.0, False, True), NoFaces(), AnalyzeConfig(), 64)
+    windows, stats = list(iter_step_windows(grid, iter([]), _audio(3.0))), grid.stats
     assert stats.partial is None and sum(int(w.valid.sum()) for w in windows) == 15
 
 
@@ -61,11 +57,7 @@ def test_a_soundtrack_without_a_container_duration_keeps_every_step(hop):
     # stream ends, so no window may be cut as if its steps were past the end of the media before that.
     # (Before issue 14's change to the window loop, the windows cut mid-stream dropped 50 of 60 steps.)
     cfg = AnalyzeConfig(grid=GridConfig(hop_steps=hop))
-    stats = WindowStats()
-    windows = list(
-        iter_step_windows(
-            REF, MediaInfo(0.0, False, True), iter([]), _audio_chunks(12.0), NoFaces(), cfg, 64, stats
-        )
-    )
+    grid = StepGrid(REF, MediaInfo(0.0, False, True), NoFaces(), cfg, 64)
+    windows, stats = list(iter_step_windows(grid, iter([]), _audio_chunks(12.0))), grid.stats
     written = sorted(w.start_step + int(i) for w in windows for i in np.flatnonzero(writes(w, cfg.grid.hop)))
     assert written == list(range(60)) and stats.n_steps == 60 and stats.partial is None

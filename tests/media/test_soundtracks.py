@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from emotrace.features.acoustics import AUDIO_FEATURE_NAMES, StepAcoustics, warm_up
-from emotrace.features.windows import WindowStats, iter_step_windows
+from emotrace.features.step_grid import StepGrid, iter_step_windows
+from emotrace.features.windows import WindowStats
 from emotrace.media.decode import iter_audio, iter_frames
 from emotrace.media.probe import probe
 from emotrace.schemas.config import AnalyzeConfig
@@ -74,11 +75,10 @@ def decode(path: str) -> tuple[MediaInfo, np.ndarray, np.ndarray]:
 
 def windows(path: str) -> tuple[list[StepWindow], WindowStats]:
     info = probe(path)
-    stats = WindowStats()
     ref = VideoRef(path, Path(path).stem)
+    grid = StepGrid(ref, info, NoFaces(), CFG, 16)  # type: ignore[arg-type]
     frames, audio = iter_frames(path, info, CFG.decode), iter_audio(path, info, CFG.decode)
-    out = list(iter_step_windows(ref, info, frames, audio, NoFaces(), CFG, 16, stats))  # type: ignore[arg-type]
-    return out, stats
+    return list(iter_step_windows(grid, frames, audio)), grid.stats
 
 
 def per_step(ws: list[StepWindow]) -> Iterator[tuple[int, bool, float]]:

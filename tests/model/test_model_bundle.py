@@ -7,6 +7,7 @@ import torch
 from emotrace.model.bundle import ModelBundle, load_bundle, make_untrained_bundle, save_bundle
 from emotrace.model.config import ModelConfig
 from emotrace.model.predict import predict_windows
+from emotrace.schemas.config import AudioConfig, DecodeConfig
 
 NAMES = ["f0_mean", "loudness", "hnr", "jitter", "shimmer", "alpha_ratio"]
 
@@ -29,15 +30,15 @@ def test_untrained_bundle_contents(tiny):
     np.testing.assert_array_equal(bundle.audio_mean, 0.0)
     np.testing.assert_array_equal(bundle.audio_std, 1.0)
     assert bundle.audio_feature_names == tuple(NAMES)
-    assert bundle.preprocessing == {
-        "crop_size_px": 32,
-        "crop_format": "uint8 RGB HWC",
-        "sample_rate_hz": 16000,
-        "hop_s": 0.01,
-        "step_s": 0.2,
-        "window_steps": 10,
-        "frame_rate_hz": 5.0,
-    }
+    pre, decode, audio = bundle.preprocessing, DecodeConfig(), AudioConfig()
+    # The model's own grid and crop; the pipeline's defaults for what an untrained model saw nothing of.
+    assert (pre.step_s, pre.window_steps, pre.crop_size_px) == (0.2, 10, 32)
+    assert (pre.frame_rate_hz, pre.max_side_px) == (decode.frame_rate_hz, decode.max_side_px)
+    assert (pre.sample_rate_hz, pre.hop_s, pre.crop_format) == (
+        audio.sample_rate_hz,
+        audio.hop_s,
+        "uint8 RGB HWC",
+    )
     assert bundle.model_config == ModelConfig(n_audio_features=len(NAMES), **tiny)
 
 
@@ -134,3 +135,30 @@ def test_load_from_non_seekable_stream(tiny):
     save_bundle(bundle, buf)
     loaded = load_bundle(io.BufferedReader(_NonSeekable(buf.getvalue())))
     assert loaded.version == bundle.version
+
+
+LEGACY = {  # what bundles wrote before the contract was typed (issue 17): no decode size
+    "crop_size_px": 32, "crop_format": "uint8 RGB HWC", "sample_rate_hz": 16000, "hop_s": 0.01,
+    "step_s": 0.2, "window_steps": 10, "frame_rate_hz": 5.0,
+}  # fmt: skip
+
+
+def _resaved(bundle, preprocessing: dict) -> io.BytesIO:
+    buf = io.BytesIO()
+    save_bundle(bundle, buf)
+    buf.seek(0)
+    payload = torch.load(buf, weights_only=True)
+    payload["preprocessing"] = preprocessing
+    out = io.BytesIO()
+    torch.save(payload, out)
+    out.seek(0)
+    return out
+
+
+def test_the_preprocessing_contract_round_trips_typed_and_reads_older_bundles(tiny):
+    bundle = make_untrained_bundle(NAMES, **tiny)
+    assert load_bundle(_resaved(bundle, bundle.preprocessing.to_dict())).preprocessing == bundle.preprocessing
+    legacy = load_bundle(_resaved(bundle, LEGACY)).preprocessing
+    assert legacy.max_side_px is None and legacy.frame_rate_hz == 5.0  # not recorded: the pipeline decides
+    with pytest.raises(ValueError, match=r"does not know: \['decode_gamma'\]"):
+        load_bundle(_resaved(bundle, {**LEGACY, "decode_gamma": 2.2}))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -20,6 +21,7 @@ from PIL import Image
 from emotrace.analytics.plots import plane_figure, save, trace_figure
 from emotrace.pipelines import aggregate, analyze, plot
 from emotrace.schemas.tables import POST_AGGREGATES, USER_AGGREGATES
+from tests.pipelines.query_oracles import ORACLES
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.media]
 
@@ -49,18 +51,56 @@ def _in(out: Path, text: str) -> str:
     return re.sub(r"(['\"])out/", lambda m: f"{m.group(1)}{out}/", text)
 
 
+def _sections() -> dict[str, list[str]]:
+    """Each ``## heading`` of docs/queries.md -> the SQL blocks under it, in order."""
+    found: dict[str, list[str]] = {}
+    for part in re.split(r"^## ", DOC, flags=re.M)[1:]:
+        heading, _, body = part.partition("\n")
+        blocks = re.findall(r"```sql\n(.*?)```", body, re.S)
+        if blocks:
+            found[heading.strip()] = blocks
+    return found
+
+
+SECTIONS = {h: b for h, b in _sections().items() if not h.startswith("Start with these views")}
+CASES = [(h, i) for h, blocks in SECTIONS.items() for i in range(len(blocks))]
+
+
 def test_docs_hold_queries_for_each_question():
     assert len(SQL) >= 8 and len(PYTHON) == 2
     for topic in ("Top posts by arousal", "valence by month", "Coverage", "Failures by error code"):
         assert topic in DOC
+    # Every documented query has an independent oracle (tests/pipelines/query_oracles.py), and no more.
+    assert {h: len(b) for h, b in SECTIONS.items()} == {h: len(o) for h, o in ORACLES.items()}
 
 
-@pytest.mark.parametrize("sql", SQL, ids=[f"sql{i}" for i in range(len(SQL))])
-def test_every_documented_query_runs_and_returns_rows(out, sql):
+@pytest.mark.parametrize(("heading", "i"), CASES, ids=[f"{h[:24]}-{i}" for h, i in CASES])
+def test_every_documented_query_returns_what_it_says(out, heading, i):
+    """The query's rows equal an independent pandas computation from the Parquet files (committed runs
+    only), column for column; order-insensitive, since ties may come in either order."""
     con = duckdb.connect()
     con.execute(_in(out, VIEWS))
-    rows = con.execute(_in(out, sql)).fetchall()
-    assert rows, sql
+    got = con.execute(_in(out, SECTIONS[heading][i])).fetchdf()
+    want = ORACLES[heading][i](out).reset_index(drop=True)
+    assert len(want) > 0, heading  # the fixture's output holds something for every question
+    assert list(want.columns) == [c for c in got.columns if c in set(want.columns)], (
+        got.columns,
+        want.columns,
+    )
+    got = got[list(want.columns)]
+    assert len(got) == len(want), (got, want)
+    key = list(want.columns)
+    norm = [_normalised(df).sort_values(key, kind="stable").reset_index(drop=True) for df in (got, want)]
+    pd.testing.assert_frame_equal(norm[0], norm[1], check_dtype=False, atol=1e-5, rtol=1e-5)
+
+
+def _normalised(df: pd.DataFrame) -> pd.DataFrame:
+    """Dates and timestamps as dates, so DuckDB's and pandas' types compare."""
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]) or c in ("month", "posted_date"):
+            out[c] = pd.to_datetime(out[c]).dt.date
+    return out
 
 
 def test_the_documented_reads_count_committed_runs_only(out, tmp_path):

@@ -6,20 +6,19 @@ import argparse
 
 from emotrace.pipelines.options import add_analyze_args, analyze_config
 from emotrace.schemas.config import FaceConfig
+from tests.pipelines.bundle_contract import PRE
 
 
 def _faces(argv: list[str]) -> FaceConfig:
     parser = argparse.ArgumentParser()
     add_analyze_args(parser)
     args = parser.parse_args(["--input", "in", "--output", "out", *argv])
-    return analyze_config(args, 0.2, 25, 64).faces
+    return analyze_config(args, PRE).faces
 
 
-def test_defaults_keep_the_packaged_cpu_detector():
-    f = _faces([])
-    assert (f.backend, f.device, f.weights_uri, f.detect_max_side_px, f.detect_batch) == (
-        "onnxruntime", "cpu", None, None, 1
-    )  # fmt: skip
+def test_without_flags_the_face_config_is_the_core_default():
+    """The parser takes its defaults from FaceConfig (no second copy of them that could drift)."""
+    assert _faces([]) == FaceConfig()
 
 
 def test_face_flags_fill_the_face_config(monkeypatch):

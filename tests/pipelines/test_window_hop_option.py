@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from emotrace.pipelines.options import OneLineParser, add_analyze_args, analyze_config
 from emotrace.schemas.config import GridConfig
+from tests.pipelines.bundle_contract import PRE
 
 
 def _grid(argv: list[str], window_steps: int = 25) -> GridConfig:
     parser = OneLineParser(prog="emotrace analyze")  # the parser analyze uses: one-line errors, exit 2
     add_analyze_args(parser)
     args = parser.parse_args(["--input", "in", "--output", "out", *argv])
-    return analyze_config(args, 0.2, window_steps, 64).grid
+    return analyze_config(args, replace(PRE, window_steps=window_steps)).grid
 
 
 def test_a_window_starts_every_second_by_default():

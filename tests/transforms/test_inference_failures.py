@@ -14,12 +14,13 @@ from apache_beam.ml.inference.base import RunInference
 from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 
 from emotrace.schemas.errors import ErrorCode
+from emotrace.schemas.keys import key_of
 from emotrace.schemas.records import BatchFailed, StepWindow, VideoOutcome, VideoRef, WindowBatch
 from emotrace.transforms.inference import EmotionModelHandler, default_bundle
-from emotrace.transforms.outcomes import failed_videos, final_row, key_of
+from emotrace.transforms.outcomes import failed_videos, final_row
 
 PRE = default_bundle().preprocessing
-W, S = int(PRE["window_steps"]), int(PRE["crop_size_px"])
+W, S = PRE.window_steps, PRE.crop_size_px
 D = default_bundle().model_config.n_audio_features
 
 

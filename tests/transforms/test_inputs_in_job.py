@@ -16,12 +16,12 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from emotrace.datasets.inputs import InputEntry, InputSource, InvalidRow, expand_inputs, has_inputs
 from emotrace.schemas import naming
 from emotrace.schemas.errors import ErrorCode
+from emotrace.schemas.keys import key_of
 from emotrace.schemas.lineage import hash_user_id
 from emotrace.schemas.records import InputTally, VideoOutcome, VideoRef
 from emotrace.transforms import io as fs
 from emotrace.transforms.dedupe import DedupeInputs
 from emotrace.transforms.inputs import OkKeys, ReadInputs, RunTotal
-from emotrace.transforms.outcomes import key_of
 
 # A quoted field over two lines, a row without video_uri, a BOM, CRLF, a repeat, a U+2028 in a post id.
 MANIFEST = (

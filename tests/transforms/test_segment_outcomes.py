@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from emotrace.schemas.keys import key_of
 from emotrace.schemas.records import MediaInfo, VideoOutcome, VideoRef
-from emotrace.transforms.outcomes import final_row, key_of, merge_segments
+from emotrace.transforms.outcomes import final_row, merge_segments
 
 REF = VideoRef("/v/long.mp4", "long")
 INFO = MediaInfo(180.0, True, True, 640, 360)

@@ -6,6 +6,7 @@ import numpy as np
 
 from emotrace.features.blend import window_weights, without_inputs
 from emotrace.schemas.config import GridConfig
+from emotrace.schemas.keys import key_of
 from emotrace.schemas.records import (
     PartitionRow,
     SegmentTracks,
@@ -16,7 +17,6 @@ from emotrace.schemas.records import (
     VideoRef,
     WindowPrediction,
 )
-from emotrace.transforms.outcomes import key_of
 from emotrace.transforms.tracks import stitch_video
 
 REF = VideoRef("/v/long.mp4", "long", "u1", "2026-11-30T10:00:00Z")
