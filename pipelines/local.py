@@ -3,9 +3,18 @@
 Beam's DirectRunner runs one worker unless told otherwise (``--direct_num_workers=1``), so a laptop ran
 a video on one core and ffmpeg's threads. When the runner is the DirectRunner (named, or by default) and
 the command line says nothing about its parallelism, the run gets one worker per core the process may
-use, in :data:`MODE`; ``--direct_num_workers`` or ``--direct_running_mode`` on the command line are
-kept as given (``--direct_num_workers=1`` is the old single-worker run). benchmarks/README.md has the
-figures this default was chosen by.
+use; ``--direct_num_workers`` or ``--direct_running_mode`` on the command line are kept as given
+(``--direct_num_workers=1`` is the old single-worker run).
+
+Threads or processes (:func:`running_mode`): a worker process starts a fresh interpreter that imports
+Beam, torch, scipy, librosa and onnxruntime and sets up the detector and model again, ~5 CPU s each,
+while worker threads share the launcher's. Most of a video's CPU runs outside the GIL (ffmpeg is a child
+process; onnxruntime, torch, OpenCV and numpy's large operations release it), so on two cores threads
+lose nothing to it: on the shared 2-core machine (benchmarks/README.md, "Threads or processes"), a 2 s
+post took 13 s with two threads and 26-30 s with two processes, one minute of 720p 21 s and 32 s, ten
+minutes 83 s and 89 s, with less CPU each time. With more cores the Python that does hold the GIL
+(tracking, crops, Beam's own bookkeeping) would serialise the threads, and a process per core scales
+past it: processes above :data:`THREADS_UP_TO_CORES` (not measured here, where no machine has more).
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ import os
 
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-MODE = "multi_processing"  # one worker process per core: the GIL never serialises two videos' Python
+THREADS_UP_TO_CORES = 2  # up to here worker threads; above, worker processes (see the module docstring)
 DIRECT_RUNNERS = frozenset({"direct", "switchingdirect"})
 
 
@@ -45,4 +54,9 @@ def use_all_cores(options: PipelineOptions, beam_args: list[str]) -> None:
     if cores > 1:
         direct = options.view_as(DirectOptions)
         direct.direct_num_workers = cores
-        direct.direct_running_mode = MODE
+        direct.direct_running_mode = running_mode(cores)
+
+
+def running_mode(cores: int) -> str:
+    """The DirectRunner's running mode for one worker per core (see the module docstring)."""
+    return "multi_threading" if cores <= THREADS_UP_TO_CORES else "multi_processing"

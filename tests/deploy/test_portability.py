@@ -5,7 +5,9 @@ The reference is the plain DirectRunner with one worker. The same sample posts t
     use: the pipeline is serialised to a proto, submitted over gRPC, and run by a separate job process with
     the SDK harness in this process, ``--environment_type=LOOPBACK``),
 (b) the DirectRunner with two worker *processes* (``multi_processing``), which catches DoFns, handlers and
-    configs that only work when they share memory with the launcher or are not picklable, and
+    configs that only work when they share memory with the launcher or are not picklable, and with two
+    worker *threads* (``multi_threading``, the default on two cores), which catches shared state that
+    is not thread-safe,
 (c) Beam's Dask runner on a ``dask.distributed`` LocalCluster of two worker processes: a distributed
     engine with its own scheduler, serialisation and bundle semantics (docs/deploy.md, "Dask").
 The rows of traces, tracks and videos are compared sorted, every column but ``run_id``, exactly.
@@ -163,6 +165,20 @@ def test_multiprocessing_direct_runner_matches_direct(
         tmp_path / "out",
         "multi",
         ["--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+    )
+    assert_same_rows(got, reference)
+
+
+def test_multithreading_direct_runner_matches_direct(
+    sample_posts_dir: Path, tmp_path: Path, reference: Tables
+) -> None:
+    """Worker threads sharing one process's detector, model and face memo (the default on two cores,
+    pipelines/local.py) write exactly the rows of one worker."""
+    got = _run(
+        sample_posts_dir,
+        tmp_path / "out",
+        "threads",
+        ["--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_threading"],
     )
     assert_same_rows(got, reference)
 
