@@ -1,6 +1,6 @@
 """Throughput of ``emotrace analyze`` against ffmpeg decode alone, on the same 720p files (issue 6).
 
-    .venv/bin/python benchmarks/throughput.py [--posts 4] [--seconds 30] [--json out.json] [--processes]
+    .venv/bin/python benchmarks/throughput.py [--posts 4] [--seconds 30] [--json out.json] [--threads]
 
 Generates (once, cached under benchmarks/.cache) a corpus of 1280x720 25 fps talking-head posts with a
 speech-like soundtrack, then measures in one run, as media seconds per wall second:
@@ -9,11 +9,11 @@ speech-like soundtrack, then measures in one run, as media seconds per wall seco
   analysis rate and size, and ``audio_argv``, both processes at once per file, like the pipeline's
   lockstep readers), reading every byte; files one after another, each ffmpeg using all cores;
 * ``pipeline_default``: the whole ``emotrace analyze`` command with default options (the DirectRunner
-  with one worker per core, ``pipelines/local.py``), wall time from launch to exit: interpreter start,
+  with one worker process per core, ``pipelines/local.py``), wall time from launch to exit: interpreter start,
   Beam setup, workers, model load, Parquet writes and the commit all included;
 * ``pipeline_1``: the same with ``--direct_num_workers=1`` (one worker, the default before issue 16);
-* ``pipeline_processes`` (with ``--processes``): one worker *process* per core (``multi_processing``),
-  the default above two cores (``pipelines/local.py``; on two cores the default is two threads).
+* ``pipeline_threads`` (with ``--threads``): one worker *thread* per core (``multi_threading``), the
+  alternative to the default's processes (``pipelines/local.py`` says why processes).
 
 A launch has a fixed cost (imports, Beam start-up, model and detector load, numba warm-up) that a
 4-post corpus does not amortise, so each pipeline mode also runs once on a 2-second post; the steady
@@ -53,7 +53,7 @@ from emotrace.pipelines.summary import summarize_committed
 from emotrace.schemas.config import AnalyzeConfig
 
 ONE_WORKER = ["--direct_num_workers=1"]
-PROCESSES = [f"--direct_num_workers={os.cpu_count()}", "--direct_running_mode=multi_processing"]
+THREADS = [f"--direct_num_workers={os.cpu_count()}", "--direct_running_mode=multi_threading"]
 WIDTH, HEIGHT, FPS = 1280, 720, 25
 
 
@@ -124,9 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=DEFAULT_CACHE, help="where generated posts are kept")
     parser.add_argument("--json", default=None, help="also write the figures here")
     parser.add_argument("--no-single", action="store_true", help="skip the 1-worker runs")
-    parser.add_argument(
-        "--processes", action="store_true", help="also one worker process per core (multi_processing)"
-    )
+    parser.add_argument("--threads", action="store_true", help="also one worker thread per core")
     parser.add_argument("--no-short", action="store_true", help="skip the fixed-cost runs on a 2 s post")
     parser.add_argument("--extra", default="", help="more analyze options, space-separated")
     args = parser.parse_args(argv)
@@ -153,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [("decode alone (ffmpeg, pipeline argv)", decode["wall_s"], decode["cpu_s"])]
     modes = [("pipeline_default", extra)]
     modes += [] if args.no_single else [("pipeline_1", [*extra, *ONE_WORKER])]
-    modes += [("pipeline_processes", [*extra, *PROCESSES])] if args.processes else []
+    modes += [("pipeline_threads", [*extra, *THREADS])] if args.threads else []
     results: dict[str, dict[str, float]] = {"decode": decode}
     for tag, opts in modes:
         run = pipeline(folder, args.posts, opts, log_dir, tag)

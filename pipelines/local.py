@@ -6,15 +6,14 @@ the command line says nothing about its parallelism, the run gets one worker per
 use; ``--direct_num_workers`` or ``--direct_running_mode`` on the command line are kept as given
 (``--direct_num_workers=1`` is the old single-worker run).
 
-Threads or processes (:func:`running_mode`): a worker process starts a fresh interpreter that imports
-Beam, torch, scipy, librosa and onnxruntime and sets up the detector and model again, ~5 CPU s each,
-while worker threads share the launcher's. Most of a video's CPU runs outside the GIL (ffmpeg is a child
-process; onnxruntime, torch, OpenCV and numpy's large operations release it), so on two cores threads
-lose nothing to it: on the shared 2-core machine (benchmarks/README.md, "Threads or processes"), a 2 s
-post took 13 s with two threads and 26-30 s with two processes, one minute of 720p 21 s and 32 s, ten
-minutes 83 s and 89 s, with less CPU each time. With more cores the Python that does hold the GIL
-(tracking, crops, Beam's own bookkeeping) would serialise the threads, and a process per core scales
-past it: processes above :data:`THREADS_UP_TO_CORES` (not measured here, where no machine has more).
+Processes, not threads (``--direct_running_mode=multi_processing``): a worker process starts a fresh
+interpreter that imports Beam, torch, scipy, librosa and onnxruntime and sets up the detector and model
+again (~5 CPU s each), where worker threads would share the launcher's; but the Python that holds the GIL
+(tracking, crops, Beam's own bookkeeping) serialises threads. Measured on the shared 2-core machine
+(benchmarks/README.md, "Threads or processes"), three runs each: one 10-minute 720p video took 43-76 s
+end to end with two processes and 58-80 s with two threads (steady 0.40-0.44x decode alone against
+0.29-0.32x); threads only win on posts of seconds (a 2 s post 13 s against 26-30 s), where the start
+dominates.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import os
 
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-THREADS_UP_TO_CORES = 2  # up to here worker threads; above, worker processes (see the module docstring)
+MODE = "multi_processing"  # one worker process per core (see the module docstring)
 DIRECT_RUNNERS = frozenset({"direct", "switchingdirect"})
 
 
@@ -54,9 +53,4 @@ def use_all_cores(options: PipelineOptions, beam_args: list[str]) -> None:
     if cores > 1:
         direct = options.view_as(DirectOptions)
         direct.direct_num_workers = cores
-        direct.direct_running_mode = running_mode(cores)
-
-
-def running_mode(cores: int) -> str:
-    """The DirectRunner's running mode for one worker per core (see the module docstring)."""
-    return "multi_threading" if cores <= THREADS_UP_TO_CORES else "multi_processing"
+        direct.direct_running_mode = MODE

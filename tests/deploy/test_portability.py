@@ -6,8 +6,8 @@ The reference is the plain DirectRunner with one worker. The same sample posts t
     the SDK harness in this process, ``--environment_type=LOOPBACK``),
 (b) the DirectRunner with two worker *processes* (``multi_processing``), which catches DoFns, handlers and
     configs that only work when they share memory with the launcher or are not picklable, and with two
-    worker *threads* (``multi_threading``, the default on two cores), which catches shared state that
-    is not thread-safe,
+    worker *threads* (``multi_threading``; Dataflow runs several harness threads per SDK process),
+    which catches shared state that is not thread-safe,
 (c) Beam's Dask runner on a ``dask.distributed`` LocalCluster of two worker processes: a distributed
     engine with its own scheduler, serialisation and bundle semantics (docs/deploy.md, "Dask").
 The rows of traces, tracks and videos are compared sorted, every column but ``run_id``, exactly.
@@ -172,8 +172,8 @@ def test_multiprocessing_direct_runner_matches_direct(
 def test_multithreading_direct_runner_matches_direct(
     sample_posts_dir: Path, tmp_path: Path, reference: Tables
 ) -> None:
-    """Worker threads sharing one process's detector, model and face memo (the default on two cores,
-    pipelines/local.py) write exactly the rows of one worker."""
+    """Worker threads sharing one process's detector, model and face memo (as Dataflow's harness threads
+    do, several per SDK process) write exactly the rows of one worker."""
     got = _run(
         sample_posts_dir,
         tmp_path / "out",

@@ -3,7 +3,6 @@ on Beam's Dask runner the job's source is cut into one shard per partition."""
 
 from __future__ import annotations
 
-import pytest
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
 from emotrace.pipelines import local
@@ -18,7 +17,7 @@ def _direct(args: list[str]) -> DirectOptions:
     return options.view_as(DirectOptions)
 
 
-def test_a_local_run_gets_one_worker_per_usable_core():
+def test_a_local_run_gets_one_worker_process_per_usable_core():
     with default_cores():
         cores = local.usable_cores()
         for runner in (
@@ -28,8 +27,7 @@ def test_a_local_run_gets_one_worker_per_usable_core():
         ):
             direct = _direct(runner)
             if cores > 1:
-                want = (cores, local.running_mode(cores))
-                assert (direct.direct_num_workers, direct.direct_running_mode) == want
+                assert (direct.direct_num_workers, direct.direct_running_mode) == (cores, "multi_processing")
             else:
                 assert direct.direct_num_workers == 1
     assert local.is_direct(None) and local.is_direct("SwitchingDirectRunner") and not local.is_direct(DASK)
@@ -57,13 +55,3 @@ def test_the_input_is_one_shard_except_on_dask():
     with default_cores():
         assert input_shards(options, [f"--runner={DASK}"]) == local.usable_cores()
         assert options.view_as(DaskOptions).npartitions == local.usable_cores()  # the runner cuts as many
-
-
-def test_threads_on_small_machines_processes_on_larger_ones():
-    assert local.running_mode(2) == "multi_threading"  # workers share the launcher's imports and loads
-    assert local.running_mode(local.THREADS_UP_TO_CORES + 1) == "multi_processing"  # past the GIL
-    with pytest.MonkeyPatch.context() as mp:
-        for cores, mode in ((2, "multi_threading"), (8, "multi_processing")):
-            mp.setattr(local, "usable_cores", lambda cores=cores: cores)
-            direct = _direct([])
-            assert (direct.direct_num_workers, direct.direct_running_mode) == (cores, mode)
