@@ -52,6 +52,7 @@ def analyze_config(bundle: ModelBundle) -> AnalyzeConfig:
         cfg.decode,
         frame_rate_hz=pre.frame_rate_hz,
         max_side_px=pre.max_side_px if pre.max_side_px is not None else cfg.decode.max_side_px,
+        scale=pre.decode_scale if pre.decode_scale is not None else cfg.decode.scale,
     )
     return dataclasses.replace(cfg, decode=decode)
 

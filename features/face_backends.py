@@ -153,10 +153,15 @@ def make_runner(
     return OnnxRuntimeRunner(model, intra_op_threads)
 
 
+def ends_in_softmax(conf: np.ndarray) -> bool:
+    """Whether ``conf`` float32[..., A, 2] are probabilities (rows summing to 1), not logits."""
+    return bool(conf.size and np.allclose(conf.sum(axis=-1), 1.0, atol=1e-3) and conf.min() >= 0)
+
+
 def as_probabilities(conf: np.ndarray) -> np.ndarray:
     """Face probability float32[..., A] from ``conf`` float32[..., A, 2]: the graph's softmax output
     as is, or a softmax over logits when the graph was exported without it (rows not summing to 1)."""
-    if conf.size and np.allclose(conf.sum(axis=-1), 1.0, atol=1e-3) and conf.min() >= 0:
+    if ends_in_softmax(conf):
         return conf[..., 1]
     z = conf - conf.max(axis=-1, keepdims=True)
     e = np.exp(z)

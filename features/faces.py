@@ -19,13 +19,19 @@ import math
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import cv2
 import numpy as np
 import onnxruntime as ort
 
-from emotrace.features.face_backends import OnnxRuntimeRunner, as_probabilities, make_runner, weights_bytes
+from emotrace.features.face_backends import (
+    OnnxRuntimeRunner,
+    as_probabilities,
+    ends_in_softmax,
+    make_runner,
+    weights_bytes,
+)
 from emotrace.schemas.config import FaceConfig
 from emotrace.schemas.records import FaceDetection
 
@@ -37,7 +43,7 @@ _STRIDES = (8, 16, 32)
 _ANCHOR_SIDES = ((16, 32), (64, 128), (256, 512))
 _VARIANCE_CENTRE = 0.1  # SSD box-coding variances used in training
 _VARIANCE_SIZE = 0.2
-_MAX_INPUT_BUFFERS = 4  # network input arrays kept per thread (the ROI canvas and a frame size or two)
+_MAX_INPUT_BUFFERS = 8  # network input arrays kept per thread (a frame size or two, the canvas sizes)
 _PRE_NMS_TOP_K = 5000  # bounds NMS cost on pathological frames (biubug6 detect.py uses the same)
 
 
@@ -59,7 +65,7 @@ def _anchors(height: int, width: int) -> np.ndarray:
     return np.concatenate(levels).astype(np.float32)
 
 
-def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Greedy non-maximum suppression. ``boxes``: float32[N, 4] (x0, y0, x1, y1); returns kept indices
     in descending score order."""
     order = np.argsort(-scores, kind="stable")[:_PRE_NMS_TOP_K]
@@ -91,7 +97,8 @@ class FaceDetector:
 
     ``max_side_px``: frames whose longer side exceeds it are downscaled (area interpolation) before the
     network sees them; results are mapped back, so callers always get their own frame's pixels. None
-    (the default) takes ``cfg.detect_max_side_px``.
+    (the default): the frames' own size. (``cfg.detect_max_side_px`` sizes the pipeline's full-frame
+    pass, ``features.full_frame``, which passes ``net_side_px`` per call.)
     ``max_batch``: frames of one size per network call (the ONNX graph has a dynamic batch axis). On
     CPU batching does not pay: at 640x360 on one thread, 16.1 ms of CPU per frame at batch 1, 16.4 at 2,
     16.8 at 4, 18.4 at 8 (bigger activations miss the cache), hence the default of 1. Raise it for
@@ -113,7 +120,6 @@ class FaceDetector:
         device: str = "cpu",
         weights: bytes | BinaryIO | None = None,
     ) -> None:
-        max_side_px = max_side_px if max_side_px is not None else cfg.detect_max_side_px
         if max_side_px is not None and max_side_px < 32:
             raise ValueError(f"max_side_px={max_side_px} is too small for RetinaFace; use >= 32 or None")
         if max_batch < 1:
@@ -122,19 +128,37 @@ class FaceDetector:
         self.max_side_px = max_side_px
         self.max_batch = max_batch
         self._run = make_runner(backend, weights, device, intra_op_threads)
+        # Whether the graph ends with a softmax: one network, one answer; checked on the first call
+        # (np.allclose over every anchor cost ~0.1 ms per call, ~0.5 ms per media second).
+        self._softmaxed: bool | None = None
         # Network inputs are reused per shape (one set per thread: a detector may serve several Beam
         # threads). A fresh 2.8 MB float32 frame per call costs a page fault per 4 KB page, since
         # media.malloc hands every large free straight back to the OS.
         self._inputs = threading.local()
 
-    def detect(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[FaceDetection]]:
+    def detect(
+        self,
+        frames: np.ndarray | Sequence[np.ndarray],
+        *,
+        net_side_px: int | None = None,
+        score_threshold: float | None = None,
+        min_face_px: float | None = None,
+    ) -> list[list[FaceDetection]]:
         """Faces in each frame, highest score first.
 
         ``frames``: uint8[B, H, W, 3] RGB, or a sequence of uint8[H_i, W_i, 3] RGB frames of any sizes
         (frames of one size share a ``session.run``). Returns one list per frame, in input order; boxes
         (x0, y0, x1, y1) are clipped to the frame, landmarks are not (a face may leave the frame).
+        Per call, the keywords override the construction's settings: ``net_side_px`` the longest side
+        of the network input (frames larger are scaled down to it, never up), ``score_threshold`` and
+        ``min_face_px`` (shorter box side, in the frames' pixels) the filters of ``cfg``.
         """
         frame_list = _as_frame_list(frames)
+        run = _Pass(
+            net_side_px if net_side_px is not None else self.max_side_px,
+            score_threshold if score_threshold is not None else self.cfg.score_threshold,
+            min_face_px if min_face_px is not None else self.cfg.min_face_px,
+        )
         results: list[list[FaceDetection]] = [[] for _ in frame_list]
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for i, frame in enumerate(frame_list):
@@ -147,14 +171,16 @@ class FaceDetector:
                 else:
                     batch = np.stack([frame_list[i] for i in batch_idx])
                 for i, faces in zip(
-                    batch_idx, self._detect_same_size(batch, shape[0], shape[1]), strict=True
+                    batch_idx, self._detect_same_size(batch, shape[0], shape[1], run), strict=True
                 ):
                     results[i] = faces
         return results
 
-    def _detect_same_size(self, frames: np.ndarray, height: int, width: int) -> list[list[FaceDetection]]:
+    def _detect_same_size(
+        self, frames: np.ndarray, height: int, width: int, run: _Pass
+    ) -> list[list[FaceDetection]]:
         """``frames``: uint8[B, H, W, 3] RGB, all of one size."""
-        net_h, net_w = self._network_size(height, width)
+        net_h, net_w = _network_size(height, width, run.net_side_px)
         if (net_h, net_w) != (height, width):
             # INTER_AREA: the right filter for downscaling (no aliasing of fine texture into "faces").
             frames = np.stack([cv2.resize(f, (net_w, net_h), interpolation=cv2.INTER_AREA) for f in frames])
@@ -165,10 +191,12 @@ class FaceDetector:
         np.subtract(frames[..., ::-1].transpose(0, 3, 1, 2), _MEAN_BGR_NCHW, out=x)
         loc, conf, landms = self._run(x)
         anchors = _anchors(net_h, net_w)
-        scores = as_probabilities(conf)
+        if self._softmaxed is None:
+            self._softmaxed = ends_in_softmax(conf)
+        scores = conf[..., 1] if self._softmaxed else as_probabilities(conf)
         scale = np.array([width / net_w, height / net_h], dtype=np.float32)
         return [
-            self._decode(loc[b], scores[b], landms[b], anchors, scale, height, width)
+            self._decode(loc[b], scores[b], landms[b], anchors, scale, (height, width), run)
             for b in range(frames.shape[0])
         ]
 
@@ -184,13 +212,6 @@ class FaceDetector:
             x = buffers[shape] = np.empty(shape, np.float32)
         return x
 
-    def _network_size(self, height: int, width: int) -> tuple[int, int]:
-        longer = max(height, width)
-        if self.max_side_px is None or longer <= self.max_side_px:
-            return height, width
-        s = self.max_side_px / longer
-        return max(1, round(height * s)), max(1, round(width * s))
-
     def _decode(
         self,
         loc: np.ndarray,
@@ -198,8 +219,8 @@ class FaceDetector:
         landms: np.ndarray,
         anchors: np.ndarray,
         scale: np.ndarray,
-        height: int,
-        width: int,
+        frame_hw: tuple[int, int],
+        run: _Pass,
     ) -> list[FaceDetection]:
         """One frame's raw outputs -> detections in the original frame's pixels.
 
@@ -208,8 +229,8 @@ class FaceDetector:
         Thresholding before NMS keeps exactly the boxes that thresholding after NMS would (greedy NMS
         only lets a higher-scoring box suppress a lower one).
         """
-        cfg = self.cfg
-        keep = np.flatnonzero(scores >= cfg.score_threshold)
+        height, width = frame_hw
+        keep = np.flatnonzero(scores >= run.score_threshold)
         if keep.size == 0:
             return []
         a_xy, a_side = anchors[keep, :2], anchors[keep, 2:3]
@@ -218,7 +239,7 @@ class FaceDetector:
         boxes = np.hstack([centre - size / 2, centre + size / 2])
         points = a_xy[:, None, :] + landms[keep].reshape(-1, 5, 2) * _VARIANCE_CENTRE * a_side[:, :, None]
         kept_scores = scores[keep]
-        order = _nms(boxes, kept_scores, cfg.nms_threshold)
+        order = nms(boxes, kept_scores, self.cfg.nms_threshold)
         boxes = boxes[order] * np.tile(scale, 2)
         points = points[order] * scale
         boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, width)
@@ -229,8 +250,24 @@ class FaceDetector:
                 boxes[i].astype(np.float32), float(kept_scores[order[i]]), points[i].astype(np.float32)
             )
             for i in range(len(order))
-            if shorter[i] >= cfg.min_face_px
+            if shorter[i] >= run.min_face_px
         ]
+
+
+class _Pass(NamedTuple):
+    """One ``detect`` call's settings: network input's longest side (None: the frame's), filters."""
+
+    net_side_px: int | None
+    score_threshold: float
+    min_face_px: float
+
+
+def _network_size(height: int, width: int, net_side_px: int | None) -> tuple[int, int]:
+    longer = max(height, width)
+    if net_side_px is None or longer <= net_side_px:
+        return height, width
+    s = net_side_px / longer
+    return max(1, round(height * s)), max(1, round(width * s))
 
 
 def _as_frame_list(frames: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:

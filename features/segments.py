@@ -70,7 +70,7 @@ class Span(NamedTuple):
     def tail_from(self, cfg: AnalyzeConfig) -> int | None:
         """First owned step the next segment decodes too (its preroll): boxes from there on are kept for
         stitching. None: no next segment."""
-        return None if self.end is None else max(self.start, self.end - cfg.segments.preroll_steps(cfg.grid))
+        return None if self.end is None else max(self.start, self.end - preroll_steps(cfg))
 
 
 # Mean box IoU over the shared preroll steps at which two tracks of neighbouring segments are one face.
@@ -99,7 +99,16 @@ def plan_segments(n_steps: int, cfg: AnalyzeConfig) -> list[Span]:
 
 def decode_from(start: int, cfg: AnalyzeConfig) -> int:
     """First step a segment owning steps from ``start`` decodes: ``preroll_s`` before its first window."""
-    return max(0, cfg.grid.first_window_over(start) - cfg.segments.preroll_steps(cfg.grid))
+    return max(0, cfg.grid.first_window_over(start) - preroll_steps(cfg))
+
+
+def preroll_steps(cfg: AnalyzeConfig) -> int:
+    """Steps a segment decodes before its first window: ``preroll_s``, and at least one step more than
+    the tracker keeps a missing face (``track_max_missed_steps``). A face the uncut video's tracker still
+    carries across the cut was then seen somewhere in the preroll, by both segments' trackers, so the
+    stitch finds it; one unseen for longer is a new track in the uncut video too. (With a shorter preroll,
+    a face hidden from shortly before a cut until the cut got a new id only in the segmented run.)"""
+    return max(cfg.segments.preroll_steps(cfg.grid), cfg.faces.track_max_missed_steps + 1)
 
 
 def _match(

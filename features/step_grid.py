@@ -62,7 +62,8 @@ class StepGrid:
         self._next_start = window0  # start step of the next window to cut
         self._buf = StepBuffer(keep_from=window0)
         self._tracker = FaceTracker(cfg.faces)
-        self._faces_in = RoiFaceDetector(detector, cfg.faces)  # full frames every k-th frame, ROIs between
+        # Full frames every k-th frame (at a size set by the video's, for small faces), ROIs between.
+        self._faces_in = RoiFaceDetector(detector, cfg.faces, (info.width, info.height))
         self._acoustics = StepAcoustics(cfg.audio, grid.step_s)
         self._speech = SpeechActivity(grid.step_s)
         self.video_front = span.first if info.has_video else END

@@ -25,6 +25,7 @@ from emotrace.schemas.records import FaceDetection
 
 _INFEASIBLE = 1e6  # cost of a pair below the IoU gate: any feasible pairing is cheaper
 _EMBEDDING_MOMENTUM = 0.3  # weight of the newest crop in a track's appearance signature
+_VELOCITY_MOMENTUM = 0.5  # weight of the track's past velocity against its newest displacement
 
 
 @dataclass
@@ -35,9 +36,15 @@ class Track:
     box: np.ndarray  # float32[4] (x0, y0, x1, y1), last matched detection
     last_step: int  # grid step of the last matched detection
     embedding: np.ndarray | None = None  # float32[E] unit vector, running mean of matched crops
+    velocity: np.ndarray | None = None  # float64[2] box centre's motion in pixels per step, once seen twice
 
     def absorb(self, box: np.ndarray, step: int, embedding: np.ndarray | None) -> None:
-        self.box = np.asarray(box, dtype=np.float32)
+        box = np.asarray(box, dtype=np.float32)
+        if step > self.last_step:
+            moved = (_centre(box) - _centre(self.box)) / (step - self.last_step)
+            keep = 0.0 if self.velocity is None else _VELOCITY_MOMENTUM
+            self.velocity = moved if self.velocity is None else keep * self.velocity + (1.0 - keep) * moved
+        self.box = box
         self.last_step = step
         if embedding is None:
             return
@@ -47,6 +54,18 @@ class Track:
         # A running mean: one blurred or half-occluded crop moves the signature only a little.
         mixed = (1.0 - _EMBEDDING_MOMENTUM) * self.embedding + _EMBEDDING_MOMENTUM * embedding
         self.embedding = (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
+
+    def predicted(self, step: int) -> np.ndarray:
+        """float64[4]: the last box moved on at the track's velocity to ``step`` (the last box itself
+        while the velocity is unknown)."""
+        box = self.box.astype(np.float64)
+        if self.velocity is None:
+            return box
+        return box + np.tile(self.velocity * (step - self.last_step), 2)
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    return np.array([box[0] + box[2], box[1] + box[3]], np.float64) / 2
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -125,15 +144,20 @@ class FaceTracker:
     ) -> np.ndarray:
         """float64[T, D] cost of giving detection d to track t; ``_INFEASIBLE`` where the pair is gated out.
 
-        Geometry only: ``1 - IoU`` where IoU passes ``track_iou``. With appearance, for tracks that
-        have a signature: ``(1 - w)(1 - IoU) + w(1 - cos)``, feasible where (IoU passes the gate or the
-        looks pass ``track_reid_similarity`` within the allowed shift) and the looks pass
+        Geometry (``_geometry``): the IoU of the detection with the track's last box or with that box
+        moved on at the track's velocity, whichever is larger, and the centre's distance from the
+        nearer of the two in face sides. Geometry only: ``1 - IoU`` where IoU passes ``track_iou``.
+        With appearance, for tracks that have a signature: ``(1 - w) g + w (1 - cos)`` with ``g`` =
+        ``1 - IoU`` plus, once the boxes are more than a face side apart, that excess distance as a
+        fraction of the allowed shift (at most 1): when no box overlaps, as with small faces that move
+        a face side per step, the nearer one still costs less. Feasible where (IoU passes the gate or
+        the looks pass ``track_reid_similarity`` within the allowed shift: ``track_reid_shift`` face
+        sides per elapsed step, ``track_new_shift`` for a track seen only once) and the looks pass
         ``track_min_similarity``.
         """
         cfg = self.cfg
-        t_boxes = np.stack([t.box for t in tracks]).astype(np.float64)
         d_boxes = np.stack([d.box for d in detections]).astype(np.float64)
-        iou = iou_matrix(t_boxes, d_boxes)
+        iou, shift = _geometry(tracks, d_boxes, step)
         cost = np.where(iou >= cfg.track_iou, 1.0 - iou, _INFEASIBLE)
         has_emb = np.array([t.embedding is not None for t in tracks])
         if embeddings is None or not has_emb.any():
@@ -142,14 +166,28 @@ class FaceTracker:
             [t.embedding if t.embedding is not None else np.zeros_like(embeddings[0]) for t in tracks]
         )
         sim = np.clip(t_emb.astype(np.float64) @ np.asarray(embeddings, np.float64).T, -1.0, 1.0)
-        # Centre distance in face sides (the track's box side), allowed to grow with the steps elapsed.
-        t_side = np.sqrt(np.maximum((t_boxes[:, 2] - t_boxes[:, 0]) * (t_boxes[:, 3] - t_boxes[:, 1]), 1.0))
-        t_c = (t_boxes[:, :2] + t_boxes[:, 2:]) / 2
-        d_c = (d_boxes[:, :2] + d_boxes[:, 2:]) / 2
-        shift = np.linalg.norm(t_c[:, None, :] - d_c[None, :, :], axis=2) / t_side[:, None]
         elapsed = np.array([step - t.last_step for t in tracks], dtype=np.float64)[:, None]
-        reid = (sim >= cfg.track_reid_similarity) & (shift <= cfg.track_reid_shift * np.maximum(elapsed, 1))
+        # A track seen once has no velocity yet: it may have moved up to track_new_shift face sides per
+        # step; one with a velocity is looked for within track_reid_shift per step of its prediction.
+        per_step = np.array(
+            [cfg.track_new_shift if t.velocity is None else cfg.track_reid_shift for t in tracks]
+        )
+        allowed = per_step[:, None] * np.maximum(elapsed, 1)
+        reid = (sim >= cfg.track_reid_similarity) & (shift <= allowed)
         feasible = ((iou >= cfg.track_iou) | reid) & (sim >= cfg.track_min_similarity)
         w = cfg.track_appearance_weight
-        blended = np.where(feasible, (1.0 - w) * (1.0 - iou) + w * (1.0 - sim), _INFEASIBLE)
+        geometry = 1.0 - iou + np.minimum(1.0, np.maximum(0.0, shift - 1.0) / allowed)
+        blended = np.where(feasible, (1.0 - w) * geometry + w * (1.0 - sim), _INFEASIBLE)
         return np.where(has_emb[:, None], blended, cost)
+
+
+def _geometry(tracks: list[Track], d_boxes: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """float64[T, D] IoU and centre distance (in the track's face sides) of each detection box with each
+    track's last box or its prediction for ``step``, the better of the two for each pair."""
+    last = np.stack([t.box for t in tracks]).astype(np.float64)
+    ahead = np.stack([t.predicted(step) for t in tracks])
+    iou = np.maximum(iou_matrix(last, d_boxes), iou_matrix(ahead, d_boxes))
+    side = np.sqrt(np.maximum((last[:, 2] - last[:, 0]) * (last[:, 3] - last[:, 1]), 1.0))[:, None]
+    d_c = (d_boxes[:, :2] + d_boxes[:, 2:]) / 2
+    dist = [np.linalg.norm((b[:, None, :2] + b[:, None, 2:]) / 2 - d_c[None], axis=2) for b in (last, ahead)]
+    return iou, np.minimum(dist[0], dist[1]) / side

@@ -1,14 +1,15 @@
 """Stream decoded frames and audio samples out of ffmpeg in bounded memory.
 
-Both readers hold one chunk at a time: ``chunk_frames x H x W x 3`` bytes of frames (35 MB at the
-defaults) or ``audio_chunk_s x sr x 4`` bytes of audio (640 KB). Closing a generator early kills its
-ffmpeg. Errors: EmotraceError(DECODE_FAILED | DECODE_TIMEOUT) from the runner.
+Both readers hold one chunk at a time: ``chunk_frames x H x W x 3`` bytes of frames, at most
+``chunk_max_bytes`` (36 MB), or ``audio_chunk_s x sr x 4`` bytes of audio (640 KB). Closing a generator
+early kills its ffmpeg. Errors: EmotraceError(DECODE_FAILED | DECODE_TIMEOUT) from the runner.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import cv2
 import numpy as np
 
 from emotrace.media.argv import audio_argv, frame_size, video_frames_argv
@@ -24,7 +25,8 @@ _F32_BYTES = 4
 def iter_frames(
     path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 0.0, reuse_buffer: bool = False
 ) -> Iterator[FrameChunk]:
-    """Yield RGB frames sampled at ``cfg.frame_rate_hz``, in chunks of at most ``cfg.chunk_frames``.
+    """Yield RGB frames sampled at ``cfg.frame_rate_hz``, in chunks of at most ``cfg.chunk_frames``
+    frames and ``cfg.chunk_max_bytes`` bytes (at least one frame).
 
     Each chunk: ``frames`` uint8[T, H, W, 3] (writable), (W, H) = ``frame_size(info, cfg)``, i.e. the
     displayed size scaled so the longer side is <= ``cfg.max_side_px``; ``t_s`` float64[T] seconds.
@@ -36,32 +38,32 @@ def iter_frames(
     frame_rate_hz``.
     ``reuse_buffer``: every chunk's ``frames`` view one buffer that the next chunk overwrites (no fresh
     35 MB and its page faults per chunk: ~10 ms of CPU per media second on the 2-core machine, issue 6).
+    ffmpeg writes YUV 4:2:0; OpenCV converts it to RGB here (BT.601, as swscale; within 1-2 grey
+    levels of ffmpeg's own RGB on average, a few more at sharp colour edges: chroma is not
+    interpolated).
     Only for consumers done with a chunk before they ask for the next (``features.windows``); never
     ``list()`` such an iterator.
     """
     if not info.has_video:
         return
     width, height = frame_size(info, cfg)
-    frame_bytes = width * height * 3
+    yuv_bytes = width * height * 3 // 2  # one I420 frame as ffmpeg writes it (argv.video_frames_argv)
     argv = video_frames_argv(path, info, cfg, start_s=start_s)
     n_done = 0
+    # Large frames come in fewer per chunk: one chunk's RGB bytes stay bounded whatever the decode size.
+    chunk_frames = max(1, min(cfg.chunk_frames, cfg.chunk_max_bytes // (width * height * 3)))
+    rgb = np.empty((chunk_frames, height, width, 3), np.uint8) if reuse_buffer else None
     blocks = iter_blocks(
         argv,
-        frame_bytes * cfg.chunk_frames,
+        yuv_bytes * chunk_frames,
         timeout_s=cfg.timeout_s,
         reuse=reuse_buffer,
         watch=watch_max_pixels(cfg),
-        unit=frame_bytes,
+        unit=yuv_bytes,
     )
     for block in blocks:
-        n, leftover = divmod(len(block), frame_bytes)
-        if leftover:
-            # Only a killed or confused ffmpeg writes a partial frame; never reshape garbage.
-            raise EmotraceError(
-                ErrorCode.DECODE_FAILED,
-                f"ffmpeg ended mid-frame ({leftover} of {frame_bytes} bytes) on {path}",
-            )
-        frames = np.frombuffer(block, dtype=np.uint8).reshape(n, height, width, 3)
+        frames = _rgb_frames(block, width, height, rgb, path)
+        n = len(frames)
         t_s = start_s + (n_done + np.arange(n, dtype=np.float64)) / cfg.frame_rate_hz
         n_done += n
         # Nothing at or past --max-duration is analysed, whatever the header said (media.limits).
@@ -73,6 +75,24 @@ def iter_frames(
                 raise ran_past_limit(info, cfg, float(t_s[-1]))
             return
         yield FrameChunk(t_s=t_s, frames=frames)
+
+
+def _rgb_frames(
+    block: bytes | bytearray | memoryview, width: int, height: int, out: np.ndarray | None, path: str
+) -> np.ndarray:
+    """One block of I420 frames from ffmpeg as uint8[N, H, W, 3] RGB, into ``out`` (reused) when given."""
+    yuv_bytes = width * height * 3 // 2
+    n, leftover = divmod(len(block), yuv_bytes)
+    if leftover:
+        # Only a killed or confused ffmpeg writes a partial frame; never reshape garbage.
+        raise EmotraceError(
+            ErrorCode.DECODE_FAILED, f"ffmpeg ended mid-frame ({leftover} of {yuv_bytes} bytes) on {path}"
+        )
+    planes = np.frombuffer(block, dtype=np.uint8).reshape(n, height * 3 // 2, width)
+    frames = out[:n] if out is not None else np.empty((n, height, width, 3), np.uint8)
+    for i in range(n):
+        cv2.cvtColor(planes[i], cv2.COLOR_YUV2RGB_I420, dst=frames[i])
+    return frames
 
 
 def iter_audio(path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 0.0) -> Iterator[AudioChunk]:

@@ -262,7 +262,12 @@ class FfmpegProcess:
             if self._watch is not None and self._refused is None:
                 self._refused = self._watch(bytes(self._stderr_tail))
                 if self._refused is not None:
-                    self._require_proc().kill()  # the reader raises it at its next read
+                    # SIGTERM, not SIGKILL: ffmpeg stops reading, flushes what it decoded before the
+                    # refusal (frames the fps filter still holds) and exits; killed at once, it lost a
+                    # varying number of them (0-29 of 29 in one file), so the rows before the refusal
+                    # depended on timing. The reader raises the refusal after those frames; the
+                    # per-video deadline still kills an ffmpeg that does not exit.
+                    self._require_proc().terminate()
 
     def _feed_stdin(self) -> None:
         stdin = self._require_proc().stdin

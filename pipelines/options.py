@@ -172,7 +172,14 @@ def _frame_args(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--max-side", type=int, action=in_range(32, 8192, "px"), default=None,
-        help=f"frames scaled to this longest side (default: the bundle's; {d.max_side_px} in shipped ones)",
+        help=f"frames decoded at most this large on their longest side, and at least 640 px (default: the "
+        f"bundle's; {d.max_side_px} in shipped ones)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--decode-scale", type=float, action=in_range(0.05, 1), default=None,
+        help="frames decoded at this fraction of the video's size, within 640 px and --max-side: 720p "
+        f"at 854x480, 1080p at 1280x720 (1: full size, for faces under 20 px; default: the bundle's; "
+        f"{d.scale:.3g} in shipped ones)",
     )  # fmt: skip
 
 
@@ -188,11 +195,12 @@ def _face_args(parser: argparse.ArgumentParser) -> None:
         type=int,
         action=in_range(1, 8192, "px"),
         default=f.min_face_px,
-        help="smallest face side in pixels",
+        help="smallest face found: shorter side of its box in the video's own pixels (before decoding)",
     )
     parser.add_argument(
         "--face-max-side", type=int, action=in_range(32, 8192, "px"), default=f.detect_max_side_px,
-        help="frames scaled to this longest side for face detection only (default: as decoded)",
+        help="longest side of the full-frame face pass's input (default: where a --min-face face is 10 px, "
+        "at least 640; small faces are then confirmed on zoomed crops; docs/faces.md)",
     )  # fmt: skip
     parser.add_argument(
         "--face-backend", default=f.backend, choices=["onnxruntime", "torch", "auto"], help="detector runtime"
@@ -297,6 +305,7 @@ def analyze_config(args: argparse.Namespace, pre: Preprocessing) -> AnalyzeConfi
     step_s = _bundle_setting(args.step, pre.step_s, "--step", "s", "grid")
     frame_rate = _bundle_setting(args.frame_rate, pre.frame_rate_hz, "--frame-rate", "/s", "frame rate")
     max_side = _bundle_setting(args.max_side, pre.max_side_px, "--max-side", "px", "decode size")
+    scale = _bundle_setting(args.decode_scale, pre.decode_scale, "--decode-scale", "", "decode size")
     try:
         hop = hop_steps_for(args.window_hop_s, step_s, pre.window_steps)
     except ValueError as err:
@@ -308,6 +317,7 @@ def analyze_config(args: argparse.Namespace, pre: Preprocessing) -> AnalyzeConfi
             cfg.decode,
             frame_rate_hz=frame_rate,
             max_side_px=int(max_side) if max_side is not None else cfg.decode.max_side_px,
+            scale=float(scale) if scale is not None else cfg.decode.scale,
             timeout_s=args.timeout,
             max_duration_s=args.max_duration,
             max_pixels=args.max_pixels,

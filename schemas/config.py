@@ -85,8 +85,15 @@ ALLOWED_CONTAINER_FORMATS = "mov,matroska,avi,flv,mpegts,mpeg,ogg,asf,wav,mp3,aa
 class DecodeConfig:
     frame_rate_hz: float = 5.0  # analysis frame rate (frames sampled by ffmpeg's fps filter)
     sample_rate_hz: int = 16_000  # audio is resampled to mono float32 at this rate
-    max_side_px: int = 640  # frames scaled down inside ffmpeg so the longer side is at most this
-    chunk_frames: int = 50  # frames per streamed chunk (bounds memory: 50 x 640 x 360 x 3 = 35 MB)
+    # Frames are decoded at ``scale`` of the video's size (2/3: a 24 px face is 16 px, which the zoomed
+    # second look finds 99 % of the time; 12 px at 1/2: 90-94 %, docs/faces.md), but at least
+    # ``min_side_px`` and at most ``max_side_px`` on the longer side (scaled inside ffmpeg, never up):
+    # 720p at 854x480, 1080p at 1280x720, 4K at 1280x720, 640x360 as is.
+    scale: float = 0.667
+    min_side_px: int = 640
+    max_side_px: int = 1280
+    chunk_frames: int = 50  # frames per streamed chunk at most (50 x 640 x 360 x 3 = 35 MB)
+    chunk_max_bytes: int = 36 * 2**20  # and at most this many bytes (1280x720: 13 frames, 35 MB)
     audio_chunk_s: float = 10.0  # seconds of audio per streamed chunk
     timeout_s: float = 1800.0  # per-video wall-clock limit for one ffmpeg process
     max_duration_s: float = 4 * 3600.0  # longer inputs are skipped with a clear code
@@ -99,11 +106,13 @@ class DecodeConfig:
 class FaceConfig:
     score_threshold: float = 0.8  # RetinaFace confidence
     nms_threshold: float = 0.4
-    min_face_px: int = 20  # shorter box side, in the decoded frame's pixels
+    min_face_px: int = 20  # shorter box side, in the video's own pixels (as displayed, before decoding)
     crop_size_px: int = 64  # aligned crop fed to the face branch (the bundle may override)
     track_iou: float = 0.3  # minimum IoU to extend a track
     track_max_missed_steps: int = 10  # a track survives this many steps without a detection
-    # Detection input: frames scaled so the longer side is at most this (None: the decoded size).
+    # Full-frame pass: the longer side of the network input that looks for faces (features/full_frame.py).
+    # None: chosen so that a face of min_face_px is ~10 px there, at least 640 px (720p: 640 px); frames
+    # decoded smaller than the video (1080p at 1280 px) are taken as they are.
     detect_max_side_px: int | None = None
     backend: str = "onnxruntime"  # onnxruntime | torch | auto (torch on CUDA with the gpu extra)
     device: str = "cpu"  # torch device of the detector (torch backend only)
@@ -118,11 +127,14 @@ class FaceConfig:
     # Appearance cue (features/appearance.py): weight of (1 - cosine similarity) in the association
     # cost, the similarity below which a pair is never linked, and the similarity above which a track
     # that lost IoU contact (a crossing, a short miss) may take a detection up to
-    # ``track_reid_shift`` face sides away per step elapsed.
+    # ``track_reid_shift`` face sides per step elapsed away from where its velocity puts it, or up to
+    # ``track_new_shift`` face sides per step from its only box while its velocity is unknown (small
+    # faces in a wide shot move a face side or two per analysis step: docs/faces.md).
     track_appearance_weight: float = 0.5
     track_min_similarity: float = 0.3
     track_reid_similarity: float = 0.6
     track_reid_shift: float = 0.5
+    track_new_shift: float = 2.0
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ class Preprocessing:
     hop_s: float  # low-level audio descriptors every hop_s
     frame_rate_hz: float  # analysed frames per second (ffmpeg's fps filter)
     max_side_px: int | None = None  # frames decoded at most this long (None: not recorded)
+    decode_scale: float | None = None  # frames decoded at this fraction of the video's size (None: ditto)
     crop_format: str = CROP_FORMAT
 
     @classmethod
@@ -42,6 +43,7 @@ class Preprocessing:
             hop_s=cfg.audio.hop_s,
             frame_rate_hz=cfg.decode.frame_rate_hz,
             max_side_px=cfg.decode.max_side_px,
+            decode_scale=cfg.decode.scale,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -60,11 +60,26 @@ def test_short_miss_while_moving_keeps_the_id_only_with_appearance(looks: dict[s
         assert tracker.update(4, [det(150)], looks["shifted"][None] if use_looks else None) == [want]
 
 
-def test_too_far_for_the_elapsed_time_starts_a_new_track(looks: dict[str, np.ndarray]) -> None:
-    tracker = FaceTracker(FaceConfig(track_reid_shift=0.5))
+@pytest.mark.parametrize(("x", "same_id"), [(300, True), (500, False)])
+def test_a_face_seen_once_may_move_track_new_shift_sides_per_step(
+    looks: dict[str, np.ndarray], x: float, same_id: bool
+) -> None:
+    tracker = FaceTracker(FaceConfig(track_new_shift=2.0))
     tracker.update(0, [det(0)], looks["face"][None])
-    # 300 px (3 face sides) after 2 steps is more than 0.5 sides per step.
-    assert tracker.update(2, [det(300)], looks["shifted"][None]) == [1]
+    # After 2 steps: 3 face sides is within 2 sides per step, 5 is not (its speed is not known yet).
+    assert tracker.update(2, [det(x)], looks["shifted"][None]) == [0 if same_id else 1]
+
+
+@pytest.mark.parametrize(("x", "same_id"), [(240, True), (400, False)])
+def test_a_moving_face_is_looked_for_where_its_velocity_puts_it(
+    looks: dict[str, np.ndarray], x: float, same_id: bool
+) -> None:
+    tracker = FaceTracker(FaceConfig(track_reid_shift=0.5, track_new_shift=2.0))
+    tracker.update(0, [det(0)], looks["face"][None])
+    assert tracker.update(1, [det(120)], looks["face"][None]) == [0]  # 1.2 sides per step: velocity known
+    # At 240 the face is where its velocity puts it (no overlap with its last box at 120); at 400 it is
+    # 1.6 sides past that, more than the 0.5 sides per step allowed once its motion is known.
+    assert tracker.update(2, [det(x)], looks["shifted"][None]) == [0 if same_id else 1]
 
 
 def test_a_different_face_in_the_same_place_does_not_take_the_track(looks: dict[str, np.ndarray]) -> None:

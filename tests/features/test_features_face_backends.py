@@ -90,6 +90,7 @@ def test_new_face_modules_load_neither_beam_nor_torch() -> None:
     import sys
 
     mods = ["face_backends", "appearance", "face_steps", "track_stats", "faces", "tracking", "windows"]
+    mods += ["zoom", "full_frame", "roi_detect"]
     imports = "; ".join(f"import emotrace.features.{m}" for m in mods)
     code = (
         f"import sys; {imports}; print(sorted({{'apache_beam', 'torch', 'onnx2torch'}} & set(sys.modules)))"
@@ -98,10 +99,13 @@ def test_new_face_modules_load_neither_beam_nor_torch() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_detection_max_side_comes_from_the_config(astronaut: np.ndarray) -> None:
-    from_cfg = FaceDetector(FaceConfig(detect_max_side_px=256))
-    explicit = FaceDetector(FaceConfig(), max_side_px=256)
-    assert from_cfg.max_side_px == 256
-    (got,) = from_cfg.detect(astronaut[None])
-    (want,) = explicit.detect(astronaut[None])
-    np.testing.assert_allclose(got[0].box, want[0].box, atol=1e-4)
+def test_the_full_frame_pass_takes_its_input_size_from_the_config(astronaut: np.ndarray) -> None:
+    # --face-max-side sizes the pipeline's full-frame pass (features/full_frame.py); a face that is
+    # large and sure there is kept exactly as a plain detector at that size finds it.
+    from emotrace.features.roi_detect import RoiFaceDetector
+
+    plain = FaceDetector(FaceConfig(), max_side_px=256)
+    (want,) = plain.detect(astronaut[None])[0]
+    cfg = FaceConfig(detect_max_side_px=256, detect_every_frames=1)
+    (got,) = RoiFaceDetector(FaceDetector(FaceConfig()), cfg).detect(astronaut[None])[0]
+    np.testing.assert_allclose(got.box, want.box, atol=1e-4)

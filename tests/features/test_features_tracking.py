@@ -94,3 +94,21 @@ def test_steps_must_not_go_back() -> None:
     tracker.update(5, [])
     with pytest.raises(ValueError, match="decrease"):
         tracker.update(4, [])
+
+
+def test_a_face_that_speeds_up_is_followed_where_its_velocity_puts_it() -> None:
+    # 50 px per step (IoU 0.33 with the last box), then 90 px per step: IoU 0.05 with the last box,
+    # 0.67 with the last box moved on at the face's velocity (65 px per step by then).
+    xs = [0, 50, 100, 190, 280]
+    tracker = FaceTracker(FaceConfig(track_iou=0.3))
+    assert [tracker.update(step, [box_at(x)])[0] for step, x in enumerate(xs)] == [0] * len(xs)
+    iou_last = iou_matrix(box_at(100).box[None], box_at(190).box[None])[0, 0]
+    assert iou_last < 0.3  # the premise: without a velocity, the gate would start a new track
+
+
+def test_the_velocity_carries_a_face_through_a_short_miss() -> None:
+    tracker = FaceTracker(FaceConfig(track_iou=0.3))
+    assert [tracker.update(step, [box_at(40 * step)])[0] for step in range(4)] == [0] * 4
+    # Hidden for 3 steps while it walks on: back 160 px from its last box (no overlap), where its
+    # velocity puts it.
+    assert tracker.update(7, [box_at(40 * 7)]) == [0]

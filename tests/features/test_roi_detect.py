@@ -11,8 +11,9 @@ import pytest
 import skimage.data
 
 from emotrace.features.faces import FaceDetector
-from emotrace.features.roi_detect import RoiFaceDetector, roi_box, roi_canvas, to_frame
+from emotrace.features.roi_detect import RoiFaceDetector
 from emotrace.features.tracking import iou_matrix
+from emotrace.features.zoom import roi_box, roi_canvas, to_frame
 from emotrace.media.decode import iter_frames
 from emotrace.media.probe import probe
 from emotrace.schemas.config import AnalyzeConfig, FaceConfig

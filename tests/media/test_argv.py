@@ -58,6 +58,25 @@ def test_output_size_invariants(w: int, h: int, max_side: int) -> None:
         assert abs(out_w / out_h - w / h) / (w / h) < 0.1
 
 
+@pytest.mark.parametrize(
+    ("size", "want"),
+    [
+        ((1280, 720), (854, 480)),  # 720p at 2/3
+        ((1920, 1080), (1280, 720)),  # 1080p at 2/3, which is also the cap
+        ((3840, 2160), (1280, 720)),  # 4K: capped at 1280
+        ((1080, 1920), (720, 1280)),  # portrait 1080p
+        ((854, 480), (640, 360)),  # 2/3 would be below 640 px: 640
+        ((640, 360), (640, 360)),  # never up
+        ((320, 240), (320, 240)),
+    ],
+)
+def test_the_default_decode_size_is_two_thirds_within_640_and_1280(
+    size: tuple[int, int], want: tuple[int, int]
+) -> None:
+    d = DecodeConfig()
+    assert output_size(*size, d.max_side_px, d.scale, d.min_side_px) == want
+
+
 @pytest.mark.parametrize("bad", [(0, 10, 640), (10, -1, 640), (10, 10, 1)])
 def test_output_size_rejects_nonsense(bad: tuple[int, int, int]) -> None:
     with pytest.raises(ValueError):
@@ -73,7 +92,7 @@ def test_video_argv_decodes_first_real_video_stream_to_rgb_at_the_grid() -> None
     url = _value_after(argv, "-i")
     assert url.startswith("file:/") and url.endswith("/videos/a b.mp4")  # absolute, never a protocol
     assert _value_after(argv, "-map") == "0:V:0"
-    assert _value_after(argv, "-f") == "rawvideo" and _value_after(argv, "-pix_fmt") == "rgb24"
+    assert _value_after(argv, "-f") == "rawvideo" and _value_after(argv, "-pix_fmt") == "yuv420p"
     vf = _value_after(argv, "-vf")
     assert vf.startswith("fps=fps=5:start_time=0:round=up,") and "scale=w=640:h=360" in vf
     assert "-an" in argv and argv[-1] == "pipe:"

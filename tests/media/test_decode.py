@@ -34,6 +34,13 @@ def test_frames_sit_on_the_grid_and_chunks_are_bounded(sample_posts: dict[str, s
     assert frames.std() > 20  # a picture, not a blank frame
 
 
+def test_chunks_are_bounded_in_bytes_too(sample_posts: dict[str, str]) -> None:
+    # Frames decoded large (1280 px by default) come fewer per chunk: memory per chunk stays bounded.
+    cfg = DecodeConfig(frame_rate_hz=5.0, chunk_frames=7, chunk_max_bytes=3 * 640 * 360 * 3 + 100)
+    _, frames, sizes = _all_frames(sample_posts["talking_head"], cfg)
+    assert len(frames) == 40 and sizes == [3] * 13 + [1]
+
+
 def test_reused_frame_buffer_gives_the_same_frames(sample_posts: dict[str, str]) -> None:
     cfg = DecodeConfig(frame_rate_hz=5.0, chunk_frames=7)
     path = sample_posts["talking_head"]

@@ -33,7 +33,11 @@ def test_untrained_bundle_contents(tiny):
     pre, decode, audio = bundle.preprocessing, DecodeConfig(), AudioConfig()
     # The model's own grid and crop; the pipeline's defaults for what an untrained model saw nothing of.
     assert (pre.step_s, pre.window_steps, pre.crop_size_px) == (0.2, 10, 32)
-    assert (pre.frame_rate_hz, pre.max_side_px) == (decode.frame_rate_hz, decode.max_side_px)
+    assert (pre.frame_rate_hz, pre.max_side_px, pre.decode_scale) == (
+        decode.frame_rate_hz,
+        decode.max_side_px,
+        decode.scale,
+    )
     assert (pre.sample_rate_hz, pre.hop_s, pre.crop_format) == (
         audio.sample_rate_hz,
         audio.hop_s,

@@ -31,12 +31,11 @@ def _saved(bundle: ModelBundle, path: Path) -> str:
     return str(path)
 
 
-def _recording(max_side_px: int | None) -> ModelBundle:
+def _recording(max_side_px: int | None, decode_scale: float | None = 0.5) -> ModelBundle:
     """The default bundle's weights with a contract that records (or not) a decode size."""
     bundle = default_bundle()
-    return dataclasses.replace(
-        bundle, preprocessing=dataclasses.replace(bundle.preprocessing, max_side_px=max_side_px)
-    )
+    pre = dataclasses.replace(bundle.preprocessing, max_side_px=max_side_px, decode_scale=decode_scale)
+    return dataclasses.replace(bundle, preprocessing=pre)
 
 
 @pytest.mark.parametrize(
@@ -44,6 +43,7 @@ def _recording(max_side_px: int | None) -> ModelBundle:
     [
         ("--frame-rate", "frame_rate_hz", "frame rate"),
         ("--max-side", "max_side_px", "decode size"),
+        ("--decode-scale", "decode_scale", "decode size"),
         ("--step", "step_s", "grid"),
     ],
 )
@@ -51,7 +51,8 @@ def test_an_option_that_contradicts_the_bundle_is_refused_with_advice(capsys, tm
     bundle = _recording(480)
     recorded = getattr(bundle.preprocessing, field)
     model = _saved(bundle, tmp_path / "bundle.pt")
-    code, err = _analyze(capsys, tmp_path, "--model", model, option, f"{recorded * 2:g}")
+    other = recorded / 2 if option == "--decode-scale" else recorded * 2  # within the option's range
+    code, err = _analyze(capsys, tmp_path, "--model", model, option, f"{other:g}")
     assert code == 2 and err.startswith("emotrace analyze: error: argument " + option), err
     assert f"differs from the model bundle's {recorded:g}" in err and words in err, err
     assert f"omit {option}" in err and "\n" not in err
@@ -69,9 +70,13 @@ def test_the_recorded_value_is_the_default_and_an_unrecorded_one_is_free():
     assert decode(pre).max_side_px == 480 and decode(pre).frame_rate_hz == pre.frame_rate_hz
     assert decode(pre, "--max-side", "480", "--frame-rate", f"{pre.frame_rate_hz:g}").max_side_px == 480
     # A bundle from before decode sizes were recorded: --max-side is the user's, else the pipeline's.
-    legacy = _recording(None).preprocessing
+    legacy = _recording(None, None).preprocessing
     assert decode(legacy, "--max-side", "320").max_side_px == 320
-    assert decode(legacy).max_side_px == DecodeConfig().max_side_px
+    assert decode(legacy, "--decode-scale", "1").scale == 1.0
+    assert (decode(legacy).max_side_px, decode(legacy).scale) == (
+        DecodeConfig().max_side_px,
+        DecodeConfig().scale,
+    )
 
 
 def test_a_bundle_whose_audio_features_differ_is_refused_at_load(capsys, tmp_path):

@@ -33,6 +33,8 @@ def _refused(capsys: pytest.CaptureFixture[str], argv: list[str], *words: str) -
         ("--batch-size", "0", "1..4096"),
         ("--window-hop-s", "0", "0.01..3600"),
         ("--max-side", "1", "32..8192"),
+        ("--decode-scale", "0", "0.05..1"),
+        ("--decode-scale", "1.5", "0.05..1"),
         ("--face-detect-every", "0", "1..1000"),
         ("--timeout", "0", "1..604800"),
         ("--frame-rate", "0", "0.1..60"),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+
+import pytest
 
 from emotrace.pipelines.options import add_analyze_args, analyze_config
 from emotrace.schemas.config import FaceConfig
@@ -32,3 +35,16 @@ def test_face_flags_fill_the_face_config(monkeypatch):
     )  # fmt: skip
     assert (f.score_threshold, f.min_face_px, f.detect_max_side_px) == (0.6, 32, 480)
     assert (f.backend, f.device, f.detect_batch, f.weights_uri) == ("torch", "cuda:1", 16, "gs://b/r50.onnx")
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_analyze_args(parser)
+    return parser.parse_args(["--input", "in", "--output", "out", *argv])
+
+
+def test_decode_scale_reaches_the_decode_config():
+    unrecorded = replace(PRE, max_side_px=None, decode_scale=None)  # a bundle that leaves the choice to us
+    d = analyze_config(_parse(["--decode-scale", "1", "--max-side", "1920"]), unrecorded).decode
+    assert (d.scale, d.max_side_px, d.min_side_px) == (1.0, 1920, 640)
+    assert analyze_config(_parse([]), PRE).decode.scale == pytest.approx(2 / 3, abs=1e-3)
