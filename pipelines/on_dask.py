@@ -10,7 +10,8 @@ its spreads are ``GroupByKey``s (``transforms/spread.py``), which Dask does repa
 How many partitions: ``--dask_npartitions`` when given, else one per thread of the cluster's workers
 (asked of the scheduler at launch). Not more: every partition multiplies the graph's tasks (each
 ParDo is a task per partition, each GroupByKey a shuffle between all of them), and the scheduler pays
-~1 ms per task: the sample posts took 16 s on 2 partitions and 51 s on 16 (benchmarks/README.md).
+~1 ms per task: the sample posts took 19 s on 2 partitions and 83 s on 16 on a two-process LocalCluster
+(benchmarks/dask_partitions.py, benchmarks/README.md).
 """
 
 from __future__ import annotations
