@@ -157,28 +157,18 @@ def test_portable_runner_on_python_job_service_matches_direct(
     assert_same_rows(got, reference)
 
 
-def test_multiprocessing_direct_runner_matches_direct(
-    sample_posts_dir: Path, tmp_path: Path, reference: Tables
+@pytest.mark.parametrize("mode", ["multi_processing", "multi_threading"])
+def test_multi_worker_direct_runner_matches_direct(
+    sample_posts_dir: Path, tmp_path: Path, reference: Tables, mode: str
 ) -> None:
+    """Two worker processes (nothing shared with the launcher: DoFns, handlers and configs must pickle),
+    or two worker threads sharing one process's detector, model and face memo (as Dataflow's harness
+    threads do, several per SDK process): exactly the rows of one worker."""
     got = _run(
         sample_posts_dir,
         tmp_path / "out",
-        "multi",
-        ["--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"],
-    )
-    assert_same_rows(got, reference)
-
-
-def test_multithreading_direct_runner_matches_direct(
-    sample_posts_dir: Path, tmp_path: Path, reference: Tables
-) -> None:
-    """Worker threads sharing one process's detector, model and face memo (as Dataflow's harness threads
-    do, several per SDK process) write exactly the rows of one worker."""
-    got = _run(
-        sample_posts_dir,
-        tmp_path / "out",
-        "threads",
-        ["--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_threading"],
+        mode.split("_")[1],
+        ["--runner=DirectRunner", "--direct_num_workers=2", f"--direct_running_mode={mode}"],
     )
     assert_same_rows(got, reference)
 
@@ -188,7 +178,11 @@ DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"  # Beam's short 
 
 @pytest.fixture
 def dask_cluster() -> Iterator[distributed.LocalCluster]:
-    """Two worker processes, one thread each (DEPENDENCIES.md, "Verified 2026-11-30"); closed after."""
+    """Two worker processes, one thread each (DEPENDENCIES.md, "Verified 2026-11-30"); closed after.
+    The environment is put back too: starting the cluster sets ``MALLOC_TRIM_THRESHOLD_`` in this
+    process's environment for its workers (Dask's ``pre-spawn-environ``) and leaves it, which turns off
+    glibc's dynamic mmap threshold in every later subprocess (tests/media/test_malloc.py observes it)."""
+    environ = dict(os.environ)
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     )
@@ -196,6 +190,8 @@ def dask_cluster() -> Iterator[distributed.LocalCluster]:
         yield cluster
     finally:
         cluster.close()
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 def test_dask_runner_on_a_local_cluster_matches_direct(

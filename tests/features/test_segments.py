@@ -209,7 +209,8 @@ def test_plan_cuts_on_whole_windows_and_keeps_a_short_tail_with_its_neighbour():
     assert plan_segments(0, cfg) == [(0, 0, None)]  # unknown length: not cut
     spans = plan_segments(18_000, cfg)  # one hour
     assert len(spans) == 60 and all(start % 25 == 0 for _, start, _ in spans)
-    assert spans[1] == (290, 300, 600) and spans[-1] == (17_690, 17_700, None)
+    # Each decodes 11 steps before its first window: one more than the tracker keeps a missing face.
+    assert spans[1] == (289, 300, 600) and spans[-1] == (17_689, 17_700, None)
     # 89 s: a 29 s remainder is less than half a segment -> one segment; 91 s -> two.
     assert len(plan_segments(445, cfg)) == 1 and len(plan_segments(455, cfg)) == 2
     assert plan_segments(18_000, _cfg(0.0)) == [(0, 0, None)]  # segmenting off
