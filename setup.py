@@ -39,6 +39,10 @@ INSTALL_REQUIRES = [
 # onnx2torch imports torchvision.
 FACE_TORCH = ["onnx==1.23.2", "onnx2torch==1.5.15", "torchvision==0.29.1"]
 
+# Beam's Dask runner (apache_beam.runners.dask.dask_runner.DaskRunner) and the dask.distributed client it
+# submits to; verified beside Beam 2.77 and torch (DEPENDENCIES.md). Beam's own "dask" extra pins no version.
+DASK = ["dask[distributed]==2026.8.0"]
+
 EXTRAS = {
     "test": [
         "pytest==9.2.0",
@@ -63,12 +67,17 @@ EXTRAS = {
         "check-jsonschema==0.39.0",
         # The layering contracts in pyproject.toml (tests/house/test_import_contracts.py).
         "import-linter==2.16",
+        # Beam's Dask runner on a LocalCluster in CI (tests/deploy/test_portability.py); same pin as the
+        # dask extra.
+        *DASK,
     ],
     # GPU workers: the torch face backend (and torchvision's ops); CUDA torch is the default build.
     "gpu": list(FACE_TORCH),
     # Research-only licence: never a default (see docs/dependencies.md).
     "opensmile": ["opensmile==2.6.0"],
     "gcp": ["apache-beam[gcp]==2.77.0"],
+    # Run on a Dask cluster a team already has (docs/deploy.md, "Dask").
+    "dask": list(DASK),
     # `emotrace plot` only (analytics/plots.py, Agg backend); Beam workers never need it.
     "plot": ["matplotlib==3.11.2"],
 }

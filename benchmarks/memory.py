@@ -26,7 +26,7 @@ import numpy as np
 from bench_util import DEFAULT_CACHE, analyze_argv, fresh_dir, machine, run_measured, talking_head_post
 
 from emotrace.media.probe import probe
-from emotrace.pipelines.summary import read_run_table, summarize_run
+from emotrace.pipelines.summary import read_run_table, summarize_committed
 from emotrace.schemas.config import GridConfig
 
 WIDTH, HEIGHT, SOURCE_FPS = 640, 360, 5.0
@@ -52,28 +52,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=DEFAULT_CACHE, help="where generated videos are kept")
     parser.add_argument("--json", default=None, help="also write the figures here")
     parser.add_argument("--extra", default="", help="more analyze options, space-separated")
+    parser.add_argument(
+        "--hd",
+        action="store_true",
+        help="1280x720 25 fps posts (throughput.py's corpus) instead of 640x360 5 fps",
+    )
     args = parser.parse_args(argv)
     log_dir = fresh_dir("emotrace-bench-logs-")
     report: dict[str, object] = {"machine": machine(), "extra_options": args.extra.split(), "runs": []}
     runs: list[dict[str, float]] = []
     for minutes in args.minutes:
         t0 = time.perf_counter()
-        folder = os.path.join(args.cache, f"long_{minutes:g}min")
-        path = talking_head_post(
-            os.path.join(folder, "post.mp4"),
-            minutes * 60,
-            WIDTH,
-            HEIGHT,
-            SOURCE_FPS,
-            seed=0,
-            preset="ultrafast",
-        )
+        if args.hd:  # the throughput benchmark's 720p corpus (the same cached file for the same length)
+            folder = os.path.join(args.cache, f"th720_1x{minutes * 60:g}s")
+            path = talking_head_post(os.path.join(folder, "post0.mp4"), minutes * 60, 1280, 720, 25, seed=0)
+        else:
+            folder = os.path.join(args.cache, f"long_{minutes:g}min")
+            path = talking_head_post(
+                os.path.join(folder, "post.mp4"),
+                minutes * 60,
+                WIDTH,
+                HEIGHT,
+                SOURCE_FPS,
+                seed=0,
+                preset="ultrafast",
+            )
         made_s = time.perf_counter() - t0
         duration = probe(path).duration_s
         out, run_id = fresh_dir("emotrace-bench-mem-"), f"mem-{minutes:g}min"
         cmd = analyze_argv(folder, out, ["--run-id", run_id, *args.extra.split()])
         result = run_measured(cmd, os.path.join(log_dir, f"{run_id}.log"))
-        summary = summarize_run(out, run_id, n_inputs=1)
+        summary = summarize_committed(out, run_id)
         if result.rc != 0 or summary.by_status != {"ok": 1}:
             raise RuntimeError(f"{run_id}: rc {result.rc}, videos {summary.by_status}; see {log_dir}")
         run = {

@@ -2,6 +2,9 @@
 
 Pure: file-system access is injected (:class:`InputSource`), so the same code serves local paths and
 gs:// through Beam's FileSystems in the transforms layer, and plain ``os``/``glob`` in a notebook.
+:func:`iter_inputs` streams: a manifest is read row by row and never held whole (the pipeline runs it
+inside the job, ``transforms/inputs.py``); :func:`has_inputs` is the launcher's cheap check that there
+is at least one, reading no further than the first input.
 
 Manifest parsing is per row and total (:func:`parse_manifest`): any bytes in any row give either a
 ``VideoRef`` or an :class:`InvalidRow` naming the physical line the row starts on; nothing raises, so
@@ -30,8 +33,8 @@ COLUMNS = ("video_uri", "post_id", "user_id", "posted_at")  # matched ignoring c
 MAX_LINE_BYTES = 1 << 20  # a manifest line longer than 1 MiB is an invalid row (and is never held whole)
 _BOM = b"\xef\xbb\xbf"
 
-MatchFn = Callable[[str], list[str]]  # glob pattern -> matching file URIs
-ListFn = Callable[[str], list[str]]  # folder -> URIs of every entry in it (files, folders, broken links)
+MatchFn = Callable[[str], Iterable[str]]  # glob pattern -> matching file URIs (lazily where it can)
+ListFn = Callable[[str], Iterable[str]]  # folder -> URIs of every entry (files, folders, broken links)
 OpenFn = Callable[[str], IO[bytes]]  # URI -> a binary stream
 
 
@@ -284,22 +287,46 @@ def _has_glob(spec: str) -> bool:
     return any(ch in spec for ch in "*?[")
 
 
-def expand_inputs(spec: str, fs: InputSource) -> list[InputEntry]:
-    """``--input`` -> inputs, in order. A manifest is parsed row by row; a path with a video extension
-    is that one video (a missing one still becomes an input, whose row says INPUT_NOT_FOUND); a folder
-    gives every entry named like a video (files, but also folders and broken links, which then get a row
-    with a code: not recursive); anything else is a glob whose every match is taken as a video."""
+def iter_inputs(spec: str, fs: InputSource) -> Iterator[InputEntry]:
+    """``--input`` -> inputs, in order. A manifest is parsed row by row, streamed; a path with a video
+    extension is that one video (a missing one still becomes an input, whose row says INPUT_NOT_FOUND);
+    a folder gives every entry named like a video (files, but also folders and broken links, which then
+    get a row with a code): not recursive; anything else is a glob whose every match is taken as a
+    video. Folder and glob entries are sorted by URI, so their order (and which of two identical
+    inputs is processed) does not depend on the file system's listing order."""
     canonical = canonical_uri(spec)
     if is_manifest(spec):
         name = posixpath.basename(canonical)
         with fs.open(canonical) as stream:
-            rows = list(parse_manifest(iter_lines(stream), canonical))
-        return [InputEntry(i, f"{name}:{line}", item) for i, (line, item) in enumerate(rows)]
+            for i, (line, item) in enumerate(parse_manifest(iter_lines(stream), canonical)):
+                yield InputEntry(i, f"{name}:{line}", item)
+        return
+    for i, uri in enumerate(sorted(_video_uris(spec, canonical, fs))):
+        yield InputEntry(i, uri, VideoRef(video_uri=uri, post_id=_stem(uri)))
+
+
+def _video_uris(spec: str, canonical: str, fs: InputSource) -> Iterator[str]:
+    """The canonical URIs a folder, glob or single-video ``--input`` names, lazily, unsorted."""
     if not _has_glob(spec) and spec.lower().endswith(VIDEO_EXTENSIONS):
-        uris = [canonical]
+        yield canonical
     elif _has_glob(spec):
-        uris = sorted(canonical_uri(u) for u in fs.match(canonical))
+        yield from (canonical_uri(u) for u in fs.match(canonical))
     else:
         listed = fs.list_folder(canonical)
-        uris = sorted(canonical_uri(u) for u in listed if u.lower().endswith(VIDEO_EXTENSIONS))
-    return [InputEntry(i, u, VideoRef(video_uri=u, post_id=_stem(u))) for i, u in enumerate(uris)]
+        yield from (canonical_uri(u) for u in listed if u.lower().endswith(VIDEO_EXTENSIONS))
+
+
+def has_inputs(spec: str, fs: InputSource) -> bool:
+    """Whether ``--input`` gives at least one input (a manifest row, valid or not; a folder entry named
+    like a video; a glob match). Reads only as far as the first: O(1) in the manifest's size, and in a
+    folder's or glob's where the file system lists lazily (local disks)."""
+    canonical = canonical_uri(spec)
+    if is_manifest(spec):
+        with fs.open(canonical) as stream:
+            return next(parse_manifest(iter_lines(stream), canonical), None) is not None
+    return next(_video_uris(spec, canonical, fs), None) is not None
+
+
+def expand_inputs(spec: str, fs: InputSource) -> list[InputEntry]:
+    """Every input of ``--input`` as a list (notebooks, tests); the pipeline streams :func:`iter_inputs`."""
+    return list(iter_inputs(spec, fs))

@@ -62,17 +62,8 @@ def iter_frames(
         unit=yuv_bytes,
     )
     for block in blocks:
-        n, leftover = divmod(len(block), yuv_bytes)
-        if leftover:
-            # Only a killed or confused ffmpeg writes a partial frame; never reshape garbage.
-            raise EmotraceError(
-                ErrorCode.DECODE_FAILED,
-                f"ffmpeg ended mid-frame ({leftover} of {yuv_bytes} bytes) on {path}",
-            )
-        planes = np.frombuffer(block, dtype=np.uint8).reshape(n, height * 3 // 2, width)
-        frames = rgb[:n] if rgb is not None else np.empty((n, height, width, 3), np.uint8)
-        for i in range(n):
-            cv2.cvtColor(planes[i], cv2.COLOR_YUV2RGB_I420, dst=frames[i])
+        frames = _rgb_frames(block, width, height, rgb, path)
+        n = len(frames)
         t_s = start_s + (n_done + np.arange(n, dtype=np.float64)) / cfg.frame_rate_hz
         n_done += n
         # Nothing at or past --max-duration is analysed, whatever the header said (media.limits).
@@ -84,6 +75,24 @@ def iter_frames(
                 raise ran_past_limit(info, cfg, float(t_s[-1]))
             return
         yield FrameChunk(t_s=t_s, frames=frames)
+
+
+def _rgb_frames(
+    block: bytes | bytearray | memoryview, width: int, height: int, out: np.ndarray | None, path: str
+) -> np.ndarray:
+    """One block of I420 frames from ffmpeg as uint8[N, H, W, 3] RGB, into ``out`` (reused) when given."""
+    yuv_bytes = width * height * 3 // 2
+    n, leftover = divmod(len(block), yuv_bytes)
+    if leftover:
+        # Only a killed or confused ffmpeg writes a partial frame; never reshape garbage.
+        raise EmotraceError(
+            ErrorCode.DECODE_FAILED, f"ffmpeg ended mid-frame ({leftover} of {yuv_bytes} bytes) on {path}"
+        )
+    planes = np.frombuffer(block, dtype=np.uint8).reshape(n, height * 3 // 2, width)
+    frames = out[:n] if out is not None else np.empty((n, height, width, 3), np.uint8)
+    for i in range(n):
+        cv2.cvtColor(planes[i], cv2.COLOR_YUV2RGB_I420, dst=frames[i])
+    return frames
 
 
 def iter_audio(path: str, info: MediaInfo, cfg: DecodeConfig, start_s: float = 0.0) -> Iterator[AudioChunk]:

@@ -1,6 +1,9 @@
-"""``emotrace analyze``: videos -> ``traces`` and ``videos`` Parquet tables.
+"""``emotrace analyze``: videos -> ``traces``, ``tracks`` and ``videos`` Parquet tables.
 
-Wiring only: every stage lives in ``emotrace.transforms`` over the pure core.
+Wiring only: every stage lives in ``emotrace.transforms`` over the pure core. The launcher's work does
+not grow with the input: it checks the options, the output, that ``--input`` names at least one input
+(reading no further), and the model, then submits a job that reads ``--input`` itself
+(``transforms/inputs.py``); the summary is read back from what the job committed.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from apache_beam.options.pipeline_options import (
     SetupOptions,
     StandardOptions,
 )
+from apache_beam.runners.runner import PipelineResult
 
-from emotrace.datasets.inputs import InputEntry, InvalidRow, expand_inputs
+from emotrace.datasets.inputs import InputEntry
 from emotrace.pipelines import rerun
 from emotrace.pipelines.launch import check_input, check_output, open_model
+from emotrace.pipelines.local import use_all_cores
+from emotrace.pipelines.on_dask import input_shards
 from emotrace.pipelines.options import (
     OneLineParser,
     UsageError,
@@ -33,33 +39,45 @@ from emotrace.pipelines.options import (
     check_local_devices,
     new_run_id,
 )
-from emotrace.pipelines.summary import RunSummary, summarize_run
+from emotrace.pipelines.summary import RunSummary, summarize_committed, summarize_ledger
 from emotrace.schemas.config import AnalyzeConfig
-from emotrace.schemas.errors import ErrorCode, Status
-from emotrace.schemas.lineage import USER_ID_SALT_ENV, config_hash, hash_user_id
+from emotrace.schemas.lineage import USER_ID_SALT_ENV, config_hash
 from emotrace.schemas.naming import staging_dir
-from emotrace.schemas.records import VideoOutcome, VideoRef
+from emotrace.schemas.records import (
+    BatchFailed,
+    InputTally,
+    PartitionRow,
+    SegmentTracks,
+    StepsWritten,
+    TrackSummary,
+    VideoOutcome,
+    VideoRef,
+    VideoSegment,
+    WindowBatch,
+    WindowPrediction,
+)
 from emotrace.schemas.rows import video_row
 from emotrace.schemas.uris import canonical_uri
-from emotrace.transforms import io as beam_io
 from emotrace.transforms.dedupe import DedupeInputs
-from emotrace.transforms.extract import OUTCOMES, SEGMENTS, ExtractWindows
+from emotrace.transforms.extract import ExtractWindows
 from emotrace.transforms.faults import FaultPlan
 from emotrace.transforms.inference import EmotionModelHandler
+from emotrace.transforms.inputs import OkKeys, ReadInputs, RunTotal, invalid_outcome
 from emotrace.transforms.outcomes import JoinOutcomes
 from emotrace.transforms.partitioned import WritePartitioned, keyed_by_posted_at
-from emotrace.transforms.publish import CommitRun, UnreconciledRun
-from emotrace.transforms.tracks import STEPS, TRACKS, StitchTracks, keyed_scores, keyed_track_row
+from emotrace.transforms.publish import CommitRun, UnreconciledRun, drop_staging, read_ledger
+from emotrace.transforms.spread import Spread
+from emotrace.transforms.tracks import StitchTracks, keyed_scores, keyed_track_row
+from emotrace.transforms.union import split
 
 log = logging.getLogger("emotrace")
 
 
 @dataclass(frozen=True)
 class AnalyzeJob:
-    """What one run needs, resolved before the pipeline is built."""
+    """What one run needs, resolved before the pipeline is built: nothing here grows with the input."""
 
-    entries: list[InputEntry]  # the valid inputs, each with its place in --input (duplicates included)
-    invalid: list[VideoOutcome]  # manifest rows that name no usable video
+    input: str  # --input, canonical (workers may not share the launcher's working directory)
     cfg: AnalyzeConfig
     model_uri: str | None
     model_version: str
@@ -70,16 +88,10 @@ class AnalyzeJob:
     device: str
     inference_hints: dict[str, str]  # Beam resource hints for the inference stage only (empty: none)
     config_hash: str  # schemas.lineage.config_hash of (cfg, model_version): lineage in every row
+    skip_existing: bool = False  # leave out inputs with an ok row in a committed run (joined in the job)
+    input_shards: int = 1  # --input read as this many elements (pipelines/on_dask.py: 1 but on Dask)
+    salt: str | None = None  # --hash-user-ids: user ids become salted hashes in the job's first stage
     faults: FaultPlan | None = None  # tests only (transforms/faults.py)
-
-    @property
-    def n_inputs(self) -> int:
-        return len(self.entries) + len(self.invalid)
-
-    @property
-    def refs(self) -> list[VideoRef]:
-        """The valid inputs, duplicates included (``n_inputs`` counts these and the invalid rows)."""
-        return [e.item for e in self.entries]  # type: ignore[misc]
 
     @property
     def staging(self) -> str:
@@ -138,6 +150,7 @@ def pipeline_options(beam_args: list[str], args: argparse.Namespace) -> Pipeline
     when they mix Dataflow's GPU models, or ask a local runner for a CUDA device that is not there."""
     options = PipelineOptions(beam_args)
     options.view_as(SetupOptions).save_main_session = False  # workers import emotrace; nothing from __main__
+    use_all_cores(options, beam_args)
     conflict = gpu_model_conflict(options, parse_hints(args.inference_hints))
     if conflict:
         raise UsageError(conflict)
@@ -145,43 +158,30 @@ def pipeline_options(beam_args: list[str], args: argparse.Namespace) -> Pipeline
     return options
 
 
-def invalid_outcome(row: InvalidRow) -> VideoOutcome:
-    ref = VideoRef(video_uri=row.source, post_id=row.source)
-    return VideoOutcome(ref, Status.FAILED, ErrorCode.MANIFEST_ROW_INVALID.value, row.reason)
-
-
-def pseudonymize(refs: list[VideoRef], enabled: bool) -> list[VideoRef]:
-    """``--hash-user-ids``: user ids become salted hashes before any stage sees them (issue 7)."""
+def user_id_salt(enabled: bool) -> str | None:
+    """``--hash-user-ids``: the salt from the environment, checked before any work (None: not asked for).
+    It travels inside the submitted job, since workers hash the ids (docs/deploy.md, "Known limits")."""
     if not enabled:
-        return refs
+        return None
     salt = os.environ.get(USER_ID_SALT_ENV, "")
     if not salt:
         raise UsageError(
             f"--hash-user-ids needs a secret salt in ${USER_ID_SALT_ENV}; set it (and keep it: the same "
             "salt gives the same pseudonyms across runs)"
         )
-    return [r._replace(user_id=hash_user_id(r.user_id, salt)) for r in refs]
-
-
-def _valid_entries(entries: list[InputEntry], hash_user_ids: bool) -> list[InputEntry]:
-    valid = [e for e in entries if isinstance(e.item, VideoRef)]
-    refs = pseudonymize([e.item for e in valid], hash_user_ids)  # type: ignore[misc]
-    return [e._replace(item=ref) for e, ref in zip(valid, refs, strict=True)]
+    return salt
 
 
 def resolve_job(args: argparse.Namespace, faults: FaultPlan | None = None) -> AnalyzeJob:
-    """Checks everything a run needs before any work, then expands the inputs (UsageError: exit 2)."""
+    """Checks everything a run needs before any work (UsageError: exit 2); reads no input past the first."""
     check_output(args.output)
     check_input(args.input)
+    salt = user_id_salt(args.hash_user_ids)
     bundle = open_model(args.model, args.face_weights)
     cfg = analyze_config(args, bundle.preprocessing)
     crop_px = bundle.preprocessing.crop_size_px
-    entries = expand_inputs(args.input, beam_io.INPUTS)
-    if not entries:
-        raise UsageError(f"argument --input: {args.input}: 0 inputs found (nothing to analyse)")
     return AnalyzeJob(
-        entries=_valid_entries(entries, args.hash_user_ids),
-        invalid=[invalid_outcome(e.item) for e in entries if isinstance(e.item, InvalidRow)],
+        input=canonical_uri(args.input),
         cfg=cfg,
         model_uri=canonical_uri(args.model) if args.model else None,
         model_version=bundle.version,
@@ -192,135 +192,163 @@ def resolve_job(args: argparse.Namespace, faults: FaultPlan | None = None) -> An
         device=args.device,
         inference_hints=parse_hints(args.inference_hints),
         config_hash=config_hash(cfg.to_dict(), bundle.version),
+        skip_existing=args.skip_existing,
+        salt=salt,
         faults=faults,
     )
 
 
 def build(p: beam.Pipeline, job: AnalyzeJob) -> None:
-    outputs = (OUTCOMES, TRACKS, SEGMENTS)
-    extract = ExtractWindows(job.cfg, job.crop_px, job.n_inputs, job.faults)
-    refs, duplicates = p | "Inputs" >> beam.Create(job.entries) | "Dedupe" >> DedupeInputs()
-    extracted = (
-        refs
-        | "Spread" >> beam.Reshuffle()  # one video per worker slot, not one worker for the whole list
-        | "Extract" >> beam.ParDo(extract).with_outputs(*outputs, main="windows")
+    """The analyze pipeline. Every stage has one output, split by element type (transforms/union.py)."""
+    inputs = p | "Inputs" >> ReadInputs(job.input, job.staging, job.salt, job.input_shards)
+    entries, read = split(inputs, "Input", InputEntry, InputTally)
+    done = p | "AlreadyOk" >> OkKeys(job.output) if job.skip_existing else None
+    resolved = entries | "Dedupe" >> DedupeInputs(done)
+    refs, duplicates, left_out = split(resolved, "Dedupe", VideoRef, VideoOutcome, InputTally)
+    extract = ExtractWindows(job.cfg, job.crop_px, job.batch_size, RunTotal(job.staging), job.faults)
+    extracted = refs | "Spread" >> Spread() | "Extract" >> beam.ParDo(extract)
+    windows, outcomes, tracks, segments = split(
+        extracted, "Extract", WindowBatch, VideoOutcome, SegmentTracks, VideoSegment
     )
-    # A long video's later segments: shuffled again so they spread over workers (features/segments.py).
-    later = (
-        extracted[SEGMENTS]
-        | "SpreadSegments" >> beam.Reshuffle()
-        | "ExtractSegments" >> beam.ParDo(extract).with_outputs(*outputs, main="windows")
+    # A long video's segments: shuffled so they spread over workers (features/segments.py).
+    later = segments | "SpreadSegments" >> Spread() | "ExtractSegments" >> beam.ParDo(extract)
+    later_windows, later_outcomes, later_tracks = split(
+        later, "ExtractSegments", WindowBatch, VideoOutcome, SegmentTracks
     )
-    segment_tracks = (extracted[TRACKS], later[TRACKS]) | "AllSegmentTracks" >> beam.Flatten()
     # One RunInference per extraction stage, each fused with the stage that cuts its windows so crops
     # stream through: a Flatten of the two window streams made the DirectRunner buffer all of a long
     # video's windows before inference (peak memory grew with video length; benchmarks/memory.py).
-    first = _infer(extracted.windows, job, "")
-    rest = _infer(later.windows, job, "Segments")
-    scores = (first.scores, rest.scores) | "AllWindowScores" >> beam.Flatten()
-    stitched = scores | "StitchTracks" >> StitchTracks(
-        segment_tracks, job.cfg.grid, job.run_id, job.config_hash
+    inferred = (_infer(windows, job, ""), _infer(later_windows, job, "Segments"))
+    scores = tuple(i.scores for i in inferred) | "AllWindowScores" >> beam.Flatten()
+    segment_tracks = (tracks, later_tracks) | "AllSegmentTracks" >> beam.Flatten()
+    stitch = StitchTracks(segment_tracks, job.cfg.grid, job.run_id, job.config_hash)
+    trace_rows, summaries, steps = split(
+        scores | "StitchTracks" >> stitch, "Stitched", PartitionRow, TrackSummary, StepsWritten
     )
-    traces = stitched.rows | "WriteTraces" >> _writer("traces", job)
-    tracks = (
-        stitched[TRACKS]
-        | "TrackRows" >> beam.Map(keyed_track_row, job.run_id, job.config_hash)
-        | "WriteTracks" >> _writer("tracks", job)
-    )
-    outcomes = (extracted[OUTCOMES], later[OUTCOMES]) | "AllOutcomes" >> beam.Flatten()
     joined = {
-        "outcomes": outcomes,
-        "steps": stitched[STEPS],
-        "inference_errors": (first.errors, rest.errors) | "AllInferenceErrors" >> beam.Flatten(),
-        "tracks": stitched[TRACKS],
+        "outcomes": (outcomes, later_outcomes) | "AllOutcomes" >> beam.Flatten(),
+        "steps": steps,
+        "inference_errors": tuple(i.failed for i in inferred) | "AllInferenceErrors" >> beam.Flatten(),
+        "tracks": summaries,
     } | "VideoRows" >> JoinOutcomes(job.run_id, job.model_version, job.config_hash)
-    # Rows that need no join: invalid manifest rows and duplicates (a duplicate shares its first
-    # occurrence's key, so it must not meet that video's outcomes).
+    track_rows = summaries | "TrackRows" >> beam.Map(keyed_track_row, job.run_id, job.config_hash)
+    written = (
+        trace_rows | "WriteTraces" >> _writer("traces", job),
+        track_rows | "WriteTracks" >> _writer("tracks", job),
+        _video_rows(job, joined, entries, duplicates) | "WriteVideos" >> _writer("videos", job),
+    )
+    # Last: once every file is written, the run reconciles and is published (transforms/publish.py).
+    commit = CommitRun(job.output, job.run_id, job.faults)
+    _ = (*written, read, left_out) | "AllFilesAndTallies" >> beam.Flatten() | "CommitRun" >> commit
+
+
+def _video_rows(
+    job: AnalyzeJob, joined: beam.PCollection, entries: beam.PCollection, duplicates: beam.PCollection
+) -> beam.PCollection:
+    """Every videos row, keyed by its post's date: the joined ones of the inputs processed, and those
+    that need no join: invalid manifest rows and duplicates (a duplicate shares its first occurrence's
+    key, so it must not meet that video's outcomes)."""
     direct = (
-        (p | "InvalidRows" >> beam.Create(job.invalid), duplicates)
+        (entries | "InvalidRows" >> beam.FlatMap(invalid_outcome), duplicates)
         | "UnjoinedOutcomes" >> beam.Flatten()
         | "UnjoinedRows" >> beam.Map(video_row, job.run_id, job.model_version, job.config_hash)
     )
-    videos = (
-        (joined, direct)
-        | "AllVideoRows" >> beam.Flatten()
-        | "ByPostedDate" >> beam.Map(keyed_by_posted_at)
-        | "WriteVideos" >> _writer("videos", job)
-    )
-    # Last: once every file is written, the run reconciles and is published (transforms/publish.py).
-    _ = (
-        (traces, tracks, videos)
-        | "AllFilesWritten" >> beam.Flatten()
-        | "CommitRun" >> CommitRun(job.output, job.run_id, job.n_inputs, job.faults)
-    )
+    rows = (joined, direct) | "AllVideoRows" >> beam.Flatten()
+    return rows | "ByPostedDate" >> beam.Map(keyed_by_posted_at)
 
 
 def _writer(table: str, job: AnalyzeJob) -> WritePartitioned:
-    return WritePartitioned(table, job.staging, job.run_id, faults=job.faults)
+    return WritePartitioned(table, job.staging, faults=job.faults)
 
 
 class Inferred(NamedTuple):
     scores: beam.PCollection  # (input key, WindowPrediction without its crops): trace rows after blending
-    errors: beam.PCollection  # RunInference's failed batches
+    failed: beam.PCollection  # BatchFailed: batches the model raised on
 
 
 def _infer(windows: beam.PCollection, job: AnalyzeJob, suffix: str) -> Inferred:
-    """RunInference on ``windows``, then the small things the rest of the pipeline needs from it."""
-    handler = EmotionModelHandler(job.model_uri, job.device, job.batch_size)
-    infer = RunInference(handler).with_exception_handling()
+    """RunInference on ``windows`` (WindowBatch elements), then what the rest of the pipeline needs."""
+    infer = RunInference(EmotionModelHandler(job.model_uri, job.device))
     if job.inference_hints:
         # A GPU (or big-memory) pool for the model only: the hints go on this stage alone, and the
         # Reshuffle breaks fusion so a runner that right-fits (Dataflow) can run decoding and feature
         # extraction on plain CPU workers and ship only the windows to the hinted ones.
         windows = windows | f"ToInferencePool{suffix}" >> beam.Reshuffle()
         infer = infer.with_resource_hints(**job.inference_hints)
-    predictions, dead_letters = windows | f"Infer{suffix}" >> infer
+    results = windows | f"Infer{suffix}" >> infer
+    predictions, failed = split(results, f"Infer{suffix}", WindowPrediction, BatchFailed)
     scores = predictions | f"WindowScores{suffix}" >> beam.Map(keyed_scores)
-    return Inferred(scores, dead_letters.failed_inferences)
+    return Inferred(scores, failed)
 
 
 def run(
     argv: list[str], test_pipeline: beam.Pipeline | None = None, faults: FaultPlan | None = None
 ) -> RunSummary:
-    """Parse, check, run the pipeline into the run's staging folder, reconcile, publish (commit)."""
+    """Parse, check, run the pipeline (it reads the inputs, writes into the run's staging folder,
+    reconciles and publishes), then read the summary back from what it committed."""
     parser = OneLineParser(prog="emotrace analyze", description=__doc__)
     add_analyze_args(parser)
     args, beam_args = parser.parse_known_args(argv)
     options = pipeline_options(beam_args, args)  # before the output is touched
-    job = resolve_job(args, faults)
-    job, n_done = apply_rerun_policy(job, args)
-    log.info("run %s: %d inputs, model %s", job.run_id, job.n_inputs, job.model_version)
-    if job.n_inputs == 0:  # nothing left to do: write nothing, so the tables stay exactly as they were
-        return RunSummary(job.output, job.run_id, 0, {}, 0, n_already_ok=n_done)
+    job = prepare_job(args, beam_args, options, faults)
+    log.info("run %s: inputs from %s, model %s", job.run_id, job.input, job.model_version)
     pipeline = test_pipeline or beam.Pipeline(options=options)
     build(pipeline, job)
     try:
-        pipeline.run().wait_until_finish()
+        wait(pipeline.run())
     except Exception as err:  # the commit stage refused an unreconciled run: say it as the CLI does
         if not isinstance(err, UnreconciledRun) and UnreconciledRun.__name__ not in repr(err):
             raise
-        staged = summarize_run(job.staging, job.run_id, n_inputs=job.n_inputs, n_already_ok=n_done)
-        raise ReconciliationError(staged) from err
-    # Read back from the committed run: the summary reports facts, not intentions.
-    return summarize_run(job.output, job.run_id, n_inputs=job.n_inputs, n_already_ok=n_done)
+        ledger = read_ledger(job.output, job.run_id)
+        raise ReconciliationError(summarize_ledger(job.output, job.run_id, ledger)) from err
+    return run_summary(job)
+
+
+def wait(result: PipelineResult) -> None:
+    """Until the job ends; then let go of a Dask client the runner opened (its result holds it)."""
+    try:
+        result.wait_until_finish()
+    finally:
+        client = getattr(result, "client", None)  # DaskRunnerResult only
+        if client is not None:
+            client.close()
+
+
+def run_summary(job: AnalyzeJob) -> RunSummary:
+    """What the finished job did: read from its commit marker, or, when it committed nothing (nothing
+    was left to do), from the counts its commit stage left in staging (then removed)."""
+    ledger = read_ledger(job.output, job.run_id)
+    if ledger is None:
+        return summarize_committed(job.output, job.run_id)
+    summary = summarize_ledger(job.output, job.run_id, ledger)
+    if not ledger["reconciled"]:
+        raise ReconciliationError(summary)
+    drop_staging(job.output, job.run_id)  # nothing was left to do: the run leaves nothing behind
+    return summary
 
 
 class ReconciliationError(RuntimeError):
     def __init__(self, summary: RunSummary) -> None:
         super().__init__(
             f"run {summary.run_id}: {summary.n_inputs} inputs but videos rows say {summary.by_status}; "
-            f"nothing was published (the run's files stay in {summary.output})\n" + summary.render()
+            f"nothing was published (the run's files stay in {staging_dir(summary.output, summary.run_id)})\n"
+            + summary.render()
         )
         self.summary = summary
 
 
-def apply_rerun_policy(job: AnalyzeJob, args: argparse.Namespace) -> tuple[AnalyzeJob, int]:
-    """Recovery, --skip-existing / --force / a repeated --run-id (see pipelines/rerun.py). Returns the
-    job (under the run id it writes: a continuation when it continues a committed run) and the number
-    of inputs dropped because they already have an ok row in a committed run."""
+def prepare_job(
+    args: argparse.Namespace, beam_args: list[str], options: PipelineOptions, faults: FaultPlan | None = None
+) -> AnalyzeJob:
+    """The checked job under the run id it writes, its input read as the runner needs it (what
+    ``run`` and the Dataflow flex launcher submit)."""
+    job = apply_rerun_policy(resolve_job(args, faults), args)
+    return dataclasses.replace(job, input_shards=input_shards(options, beam_args))
+
+
+def apply_rerun_policy(job: AnalyzeJob, args: argparse.Namespace) -> AnalyzeJob:
+    """Recovery, --skip-existing / --force / a repeated --run-id (see pipelines/rerun.py): the job under
+    the run id it writes (a continuation when it continues a committed run). Which inputs are already
+    ok is joined inside the job (``transforms/dedupe.py``)."""
     run_id = rerun.prepare(job.output, job.run_id, args.force, args.skip_existing, job.faults)
-    job = dataclasses.replace(job, run_id=run_id)
-    if not args.skip_existing:
-        return job, 0
-    remaining = rerun.drop_done(job.entries, rerun.ok_keys(job.output))
-    return dataclasses.replace(job, entries=remaining), len(job.entries) - len(remaining)
+    return dataclasses.replace(job, run_id=run_id)

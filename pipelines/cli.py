@@ -44,13 +44,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_verb(verb: str, rest: list[str]) -> int:
     if verb == "analyze":
-        from emotrace.transforms.worker import configure_worker
+        from emotrace.transforms.worker import configure_worker, launcher_imports
 
         # Before the first big allocation: memory flat in video length (issue 6). Only here: training
         # holds no stream, and its large tensors would pay page faults on every step (~20 % of its time).
         configure_worker()
-        from emotrace.pipelines import analyze
-
+        with launcher_imports():  # no collections while Beam and torch import, then frozen
+            from emotrace.pipelines import analyze
         try:
             summary = analyze.run(rest)
         except analyze.ReconciliationError as err:

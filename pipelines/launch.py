@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from emotrace.datasets.inputs import VIDEO_EXTENSIONS, is_manifest
+from emotrace.datasets.inputs import VIDEO_EXTENSIONS, has_inputs, is_manifest
 from emotrace.model.bundle import ModelBundle
 from emotrace.pipelines.options import UsageError
 from emotrace.schemas.uris import canonical_uri, local_path
@@ -24,14 +24,20 @@ def check_output(output: str) -> None:
 
 
 def check_input(spec: str) -> None:
-    """``--input`` names something: a manifest file, a folder, or one video (a glob may match nothing,
-    which the launcher reports as 0 inputs)."""
+    """``--input`` names something: a manifest file, a folder, or one video, or is a glob; and it gives
+    at least one input. Read no further than the first input: the job reads the rest."""
     uri = canonical_uri(spec)
     problem = fs.filesystem_problem(uri)
     if problem:
         raise UsageError(f"argument --input: {spec}: {problem}")
-    if any(ch in spec for ch in "*?["):
-        return
+    if not any(ch in spec for ch in "*?["):
+        _check_named(spec, uri)
+    if not has_inputs(spec, fs.INPUTS):
+        raise UsageError(f"argument --input: {spec}: 0 inputs found (nothing to analyse)")
+
+
+def _check_named(spec: str, uri: str) -> None:
+    """A plain ``--input`` path exists, and is a manifest file, a folder or a video."""
     path = local_path(uri)
     if path is None:
         found = fs.exists(uri) or bool(fs.match(uri.rstrip("/") + "/*"))

@@ -2,7 +2,8 @@
 
 - every run first finishes what an interrupted job or launcher left (``publish.recover``);
 - a new run (the default) writes files named by its own run id, beside earlier runs';
-- ``--skip-existing`` drops inputs that already have an ``ok`` row in a committed run's ``videos``;
+- ``--skip-existing`` drops inputs that already have an ``ok`` row in a committed run's ``videos`` (the
+  job joins them with its inputs: ``transforms/dedupe.py``);
 - ``--run-id X`` where X is committed, or has an unfinished attempt staged, is refused unless ``--force``
   (X and its continuations are retracted first, so the re-run leaves no duplicate rows) or
   ``--skip-existing``: an attempt that never committed is discarded, and once X is committed the run
@@ -12,19 +13,12 @@
 
 from __future__ import annotations
 
-import pyarrow.parquet as pq
-
-from emotrace.datasets.inputs import InputEntry
 from emotrace.pipelines.options import UsageError
 from emotrace.schemas import naming
-from emotrace.schemas.errors import Status
-from emotrace.schemas.keys import InputKey, key_of
-from emotrace.schemas.uris import canonical_uri
-from emotrace.transforms import io as fs
 from emotrace.transforms import publish
 from emotrace.transforms.faults import FaultPlan
 
-__all__ = ["drop_done", "ok_keys", "prepare"]
+__all__ = ["prepare"]
 
 
 def _family(runs: set[str], run_id: str) -> list[str]:
@@ -57,20 +51,3 @@ def prepare(
         f"argument --run-id: run {run_id} {state} under {output}: use --force to replace it, "
         "--skip-existing to process only what is not ok yet, or a new --run-id"
     )
-
-
-def ok_keys(output: str) -> set[InputKey]:
-    """(canonical video_uri, post_id) of every input with an ``ok`` row in a committed run. Rows written
-    before URIs were canonical are read in canonical form too (relative ones against this directory)."""
-    keys: set[InputKey] = set()
-    for uri in publish.committed_files(output, "videos"):
-        with fs.open_binary(uri) as f:
-            table = pq.read_table(f, columns=["video_uri", "post_id", "status"])
-        for row in table.to_pylist():
-            if row["status"] == Status.OK:
-                keys.add((canonical_uri(row["video_uri"]), row["post_id"]))
-    return keys
-
-
-def drop_done(entries: list[InputEntry], done: set[InputKey]) -> list[InputEntry]:
-    return [e for e in entries if key_of(e.item) not in done]  # type: ignore[arg-type]

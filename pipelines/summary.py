@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
+from typing import Any
 
+import pyarrow.parquet as pq
+
+from emotrace.schemas import naming
 from emotrace.schemas.errors import Status
+from emotrace.transforms import io as fs
 from emotrace.transforms.publish import read_run_table
+
+__all__ = ["RunSummary", "read_run_table", "summarize_committed", "summarize_ledger"]
 
 
 @dataclass(frozen=True)
@@ -50,26 +57,57 @@ class RunSummary:
         return "\n".join(lines)
 
 
-def summarize_run(root: str, run_id: str, n_inputs: int, n_already_ok: int = 0) -> RunSummary:
-    """What run ``run_id`` wrote under ``root``, read back."""
-    videos = read_run_table(root, "videos", run_id).to_pylist()
-    traces = read_run_table(root, "traces", run_id)
-    tracks = read_run_table(root, "tracks", run_id)
-    by_status: dict[str, int] = {}
-    for row in videos:
-        by_status[row["status"]] = by_status.get(row["status"], 0) + 1
-    failures = [
-        (r["post_id"], r["error_code"] or "", r["error_message"] or "")
-        for r in videos
-        if r["status"] != Status.OK
-    ]
+FAILURES_SHOWN = 20
+
+
+def summarize_committed(output: str, run_id: str) -> RunSummary:
+    """What committed run ``run_id`` wrote under ``output``: the counts its commit marker recorded, and
+    the first failures read back from its published ``videos`` files (only the non-ok rows, file by file:
+    the launcher never holds a whole table)."""
+    marker = fs.read_json(naming.marker_path(output, run_id))
+    failures: list[tuple[str, str, str]] = []
+    for uri in marker_files(output, marker, "videos"):
+        if len(failures) >= FAILURES_SHOWN:
+            break
+        with fs.open_binary(uri) as f:
+            table = pq.read_table(f, columns=["post_id", "status", "error_code", "error_message"])
+        failures += [
+            (r["post_id"], r["error_code"] or "", r["error_message"] or "")
+            for r in table.to_pylist()
+            if r["status"] != Status.OK
+        ]
+    rows = marker.get("rows", {})
     return RunSummary(
-        output=posixpath.normpath(root) if "://" not in root else root,
+        output=_display(output),
         run_id=run_id,
-        n_inputs=n_inputs,
-        by_status=by_status,
-        n_trace_rows=traces.num_rows,
-        failures=failures,
-        n_already_ok=n_already_ok,
-        n_rows={"videos": len(videos), "traces": traces.num_rows, "tracks": tracks.num_rows},
+        n_inputs=int(marker.get("inputs", 0)),
+        by_status=dict(marker.get("by_status", {})),
+        n_trace_rows=int(rows.get("traces", 0)),
+        failures=failures[:FAILURES_SHOWN],
+        n_already_ok=int(marker.get("already_ok", 0)),
+        n_rows=dict(rows),
     )
+
+
+def summarize_ledger(output: str, run_id: str, ledger: dict[str, Any] | None) -> RunSummary:
+    """A run that published nothing, from the counts its commit stage left (``transforms.publish``)."""
+    ledger = ledger or {}
+    rows = ledger.get("rows", {})
+    return RunSummary(
+        output=_display(output),
+        run_id=run_id,
+        n_inputs=int(ledger.get("inputs", 0)),
+        by_status=dict(ledger.get("by_status", {})),
+        n_trace_rows=int(rows.get("traces", 0)),
+        n_already_ok=int(ledger.get("already_ok", 0)),
+        n_rows=dict(rows),
+    )
+
+
+def marker_files(output: str, marker: dict[str, Any], table: str) -> list[str]:
+    """The published files of ``table`` a commit marker lists."""
+    return [naming.join(output, rel) for rel in marker.get("files", []) if rel.split("/", 1)[0] == table]
+
+
+def _display(root: str) -> str:
+    return posixpath.normpath(root) if "://" not in root else root

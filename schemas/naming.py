@@ -3,8 +3,12 @@
 Layout of an output folder ``DIR`` (local or gs://):
 
 - ``DIR/<table>/posted_date=<day>/part-<run_id>-<shard>.parquet``: published files of committed runs;
-- ``DIR/_staging/<run_id>/<table>/posted_date=<day>/part-<run_id>-<shard>.parquet``: files a run writes
-  while it runs (``_``-prefixed, so no reader that globs ``DIR/<table>/**`` sees them);
+- ``DIR/_staging/<run_id>/<table>/posted_date=<day>/staged-<token>.parquet``: files a run writes while
+  it runs (``_``-prefixed, so no reader that globs ``DIR/<table>/**`` sees them), each under a name no
+  other file has (a random token per file: a retried bundle's files never collide with the first
+  attempt's); the commit stage gives the files it publishes their ``part-`` names;
+- ``DIR/_staging/<run_id>/_ledger.json``: what the commit stage counted (inputs, files, statuses), for
+  the launcher when the run publishes nothing (nothing left to do, or rows that do not reconcile);
 - ``DIR/_staging/<run_id>/_publish.json``: the publication intent (which staged file goes where);
 - ``DIR/_staging/<run_id>/_retract.json``: the retraction record of ``--force`` (which files go away);
 - ``DIR/_runs/<run_id>.json``: the commit marker. A run's rows count once its marker exists.
@@ -34,10 +38,13 @@ _PART = re.compile(
     rf"part-(?P<run_id>{RUN_ID_CHARS}{_CONTINUED})-(?P<shard>[0-9]{{{SHARD_DIGITS}}})\.parquet"
 )
 
+_STAGED = re.compile(r"staged-[0-9a-f]{32}\.parquet")
+
 RUN_TABLES = ("traces", "videos", "tracks")  # what an analyze run writes, stages and publishes
 STAGING = "_staging"
 RUNS = "_runs"
 INTENT = "_publish.json"
+LEDGER = "_ledger.json"
 RETRACTION = "_retract.json"
 MARKER_SUFFIX = ".json"
 
@@ -109,6 +116,20 @@ def part_path(root: str, table: str, partition: str, run_id: str, shard: int) ->
     return join(root, table, f"{PARTITION_COLUMN}={partition}", part_name(run_id, shard))
 
 
+def staged_part_path(root: str, table: str, partition: str, token: str) -> str:
+    """``ROOT/<table>/posted_date=<partition>/staged-<token>.parquet``: a file as a writer makes it in
+    a run's staging folder; ``token`` is 32 hex digits (``uuid4().hex``), unique to the file."""
+    name = f"staged-{token}.parquet"
+    if _STAGED.fullmatch(name) is None:
+        raise ValueError(f"token {token!r} is not 32 lower-case hex digits")
+    return join(root, table, f"{PARTITION_COLUMN}={partition}", name)
+
+
+def is_staged_part(uri: str) -> bool:
+    """A writer's file in a staging folder (never a published name: ``parse_part_name`` refuses it)."""
+    return _STAGED.fullmatch(posixpath.basename(uri)) is not None
+
+
 def sink_prefix(root: str, table: str, run_id: str) -> str:
     """``ROOT/<table>/part-<run_id>``: the prefix Beam's own sinks complete with ``-SSSSS-of-NNNNN``
     (the aggregate tables, written by ``emotrace aggregate``)."""
@@ -122,6 +143,10 @@ def staging_dir(output: str, run_id: str) -> str:
 
 def intent_path(output: str, run_id: str) -> str:
     return join(staging_dir(output, run_id), INTENT)
+
+
+def ledger_path(output: str, run_id: str) -> str:
+    return join(staging_dir(output, run_id), LEDGER)
 
 
 def retraction_path(output: str, run_id: str) -> str:

@@ -6,8 +6,9 @@ video's presentation timeline.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -202,3 +203,59 @@ class VideoOutcome:
     partial: bool = False  # traces cover only part of the video (truncated input, or a failure midway)
     segment: int = 0  # which segment of the video this outcome is for (JoinOutcomes merges them)
     n_segments: int = 1
+
+
+@dataclass(frozen=True)
+class WindowBatch:
+    """Up to ``--batch-size`` consecutive windows of one segment of one video: the element the model
+    stage runs as one batch. Batching happens where windows are cut (``transforms/extract.py``), not in
+    ``RunInference``: a video's predictions then never depend on which other videos shared its batch,
+    and no batch waits in a buffer for the end of a bundle (which Beam's Dask runner drops)."""
+
+    windows: tuple[StepWindow, ...]
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __iter__(self) -> Iterator[StepWindow]:
+        return iter(self.windows)
+
+
+@dataclass(frozen=True)
+class BatchFailed:
+    """The model raised on a batch: every video with a window in it gets INFERENCE_FAILED."""
+
+    refs: tuple[VideoRef, ...]
+    message: str
+
+
+class StepsWritten(NamedTuple):
+    """How many trace rows one input's video wrote (``StitchTracks``), for its ``videos`` row."""
+
+    key: tuple[str, str]  # (canonical video_uri, post_id): ``transforms.outcomes.key_of``
+    n_rows: int
+
+
+class PartitionRow(NamedTuple):
+    """A table row and the ``posted_date`` partition value its file goes under."""
+
+    partition: str
+    row: dict[str, Any]
+
+
+class StagedFile(NamedTuple):
+    """A Parquet file a writer finished in the run's staging folder, under a temporary name; the commit
+    stage names and publishes the files that successful bundles report (``transforms/publish.py``)."""
+
+    table: str
+    partition: str
+    uri: str
+
+
+class InputTally(NamedTuple):
+    """Counts of the run's inputs, made inside the job and summed by the commit stage: ``inputs`` rows
+    read from ``--input`` (valid, invalid and repeated), ``already_ok`` of those left out by
+    ``--skip-existing``. Every input not left out must end as exactly one ``videos`` row."""
+
+    inputs: int = 0
+    already_ok: int = 0

@@ -1,7 +1,8 @@
-"""Decode one video and turn it into model windows (``StepWindow``), plus its outcome.
+"""Decode one video and turn it into batches of model windows (``WindowBatch``), plus its outcome.
 
 The DoFn only wires the core (probe, streaming decode, faces, acoustics, step grid) and turns every
-failure into a ``VideoOutcome`` on the ``outcomes`` output: one bad video never fails the job.
+failure into a ``VideoOutcome``: one bad video never fails the job. Every kind of element leaves on the
+one output and is split by type downstream (``transforms/union.py``).
 """
 
 from __future__ import annotations
@@ -10,20 +11,20 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from emotrace.features.acoustics import warm_up as warm_up_acoustics
-from emotrace.features.faces import detector_for
+from emotrace.features.faces import FaceDetector, detector_for
 from emotrace.features.segments import Span, plan_segments
 from emotrace.features.step_grid import StepGrid, iter_step_windows
 from emotrace.features.windows import WindowStats
 from emotrace.media.decode import open_streams
 from emotrace.media.limits import check_limits, check_scheme
 from emotrace.media.probe_worker import ProbeWorker
-from emotrace.schemas.config import AnalyzeConfig
+from emotrace.schemas.config import AnalyzeConfig, FaceConfig
 from emotrace.schemas.errors import EmotraceError, ErrorCode, Status
 from emotrace.schemas.records import (
     MediaInfo,
@@ -32,15 +33,17 @@ from emotrace.schemas.records import (
     VideoOutcome,
     VideoRef,
     VideoSegment,
+    WindowBatch,
 )
 from emotrace.transforms.faults import FaultPlan
 from emotrace.transforms.io import localized
-from emotrace.transforms.tracks import TRACKS, read_weights
-from emotrace.transforms.worker import configure_worker
+from emotrace.transforms.tracks import read_weights
+from emotrace.transforms.worker import configure_worker, settle_worker
 
 NAMESPACE = "emotrace"
-OUTCOMES = "outcomes"
-SEGMENTS = "segments"  # a long video's later segments, for another ExtractWindows after a Reshuffle
+# What ExtractWindows yields, each kind split off downstream by type: a long video's segments
+# (VideoSegment) go to another ExtractWindows after a Reshuffle.
+Extracted = WindowBatch | VideoOutcome | SegmentTracks | VideoSegment
 log = logging.getLogger("emotrace.progress")
 
 
@@ -60,9 +63,41 @@ class _Progress:
 
 
 _PROGRESS = _Progress()
+_DETECTORS: dict[FaceConfig, FaceDetector] = {}
+_DETECTORS_LOCK = threading.Lock()
+
+
+def shared_detector(cfg: FaceConfig) -> FaceDetector:
+    """One detector per face configuration per worker process (a detector serves several threads:
+    ``features.faces``). Runners that set a DoFn up per bundle (Beam's Dask runner: per partition) or
+    run several instances per process then load the weights once, not each time."""
+    with _DETECTORS_LOCK:
+        if cfg not in _DETECTORS:
+            _DETECTORS[cfg] = detector_for(cfg, read_weights(cfg.weights_uri))
+        return _DETECTORS[cfg]
 
 
 _NO_INFO = MediaInfo(0.0, False, False)  # a segment record for a video that was never probed
+
+
+def batched(windows: Iterable[StepWindow], size: int) -> Iterator[WindowBatch]:
+    """Consecutive windows in batches of ``size`` (the last one shorter), as they are cut: at most
+    ``size`` windows are held. When cutting fails midway (a truncated file, a limit passed while
+    decoding), the windows already cut still go out before the error does: their steps are written and
+    the row says ``partial``."""
+    batch: list[StepWindow] = []
+    try:
+        for window in windows:
+            batch.append(window)
+            if len(batch) == size:
+                yield WindowBatch(tuple(batch))
+                batch = []
+    except Exception:
+        if batch:
+            yield WindowBatch(tuple(batch))
+        raise
+    if batch:
+        yield WindowBatch(tuple(batch))
 
 
 def _bug(err: Exception) -> str:
@@ -73,25 +108,27 @@ def _bug(err: Exception) -> str:
 
 
 class ExtractWindows(beam.DoFn):
-    """VideoRef or VideoSegment -> StepWindow (main output), one VideoOutcome per segment
-    (``outcomes``), one SegmentTracks per segment that started decoding (``tracks``).
+    """VideoRef or VideoSegment -> WindowBatch (up to ``batch_size`` windows of one segment), one
+    VideoOutcome per segment, one SegmentTracks per segment that started decoding.
 
     A ``VideoRef`` is probed and planned (``features.segments.plan_segments``). A short video is one
-    segment, processed here on the file already at hand; a long video's segments all go out on
-    ``segments`` to be spread over workers and come back to this DoFn as ``VideoSegment``s (each opens
-    the file itself: a remote file is copied once per segment).
+    segment, processed here on the file already at hand; a long video's segments all leave as
+    ``VideoSegment``s, to be spread over workers and come back to this DoFn (each opens the file itself:
+    a remote file is copied once per segment).
     """
 
     def __init__(
         self,
         cfg: AnalyzeConfig,
         crop_px: int,
-        total_videos: int | None = None,
+        batch_size: int,
+        total: Callable[[], int | None] | None = None,
         faults: FaultPlan | None = None,  # tests only (transforms/faults.py); None costs nothing
     ) -> None:
         self._cfg = cfg
         self._crop_px = crop_px
-        self._total = total_videos
+        self._batch_size = batch_size
+        self._total = total  # the run's number of inputs, once known (progress lines); None: unknown
         self._faults = faults
         self._ok = Metrics.counter(NAMESPACE, "videos_ok")
         self._failed = Metrics.counter(NAMESPACE, "videos_failed")
@@ -104,15 +141,16 @@ class ExtractWindows(beam.DoFn):
         # Probes in a killable child (a blocking read cannot hang the worker), started at the first
         # probe: the stage that only runs later segments never probes, and must not hold a child.
         self._prober = ProbeWorker()
-        self._detector = detector_for(self._cfg.faces, read_weights(self._cfg.faces.weights_uri))
+        self._detector = shared_detector(self._cfg.faces)
         warm_up_acoustics()  # numba compiles once per worker, not once per video
+        settle_worker()  # full collections skip what was just loaded (transforms/worker.py)
 
     def teardown(self) -> None:
         prober = getattr(self, "_prober", None)
         if prober is not None:
             prober.close()
 
-    def process(self, element: VideoRef | VideoSegment) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
+    def process(self, element: VideoRef | VideoSegment) -> Iterator[Extracted]:
         if isinstance(element, VideoSegment):
             yield from self._guarded(element, element.info, lambda: self._localized_segment(element))
             return
@@ -121,7 +159,7 @@ class ExtractWindows(beam.DoFn):
         whole = VideoSegment(element, _NO_INFO, 0, 1, 0, None)
         yield from self._guarded(whole, None, lambda: self._plan_and_run(element))
 
-    def _plan_and_run(self, ref: VideoRef) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
+    def _plan_and_run(self, ref: VideoRef) -> Iterator[Extracted]:
         decode = self._cfg.decode
         check_scheme(ref.video_uri, decode)
         # One deadline (--timeout) for everything before decoding: the copy of a remote file, the probe.
@@ -147,10 +185,9 @@ class ExtractWindows(beam.DoFn):
             # All of a long video's segments leave, the first one too: in batch mode the Reshuffle they
             # go through waits for this whole stage, so a segment kept here would run before the others
             # instead of beside them (measured: a 2-minute video on 2 workers took as long cut as uncut).
-            for seg in segments:
-                yield beam.pvalue.TaggedOutput(SEGMENTS, seg)
+            yield from segments
 
-    def _localized_segment(self, seg: VideoSegment) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
+    def _localized_segment(self, seg: VideoSegment) -> Iterator[Extracted]:
         check_scheme(seg.ref.video_uri, self._cfg.decode)
         with localized(seg.ref.video_uri, self._cfg.decode.timeout_s) as path:
             yield from self._segment(seg, path)
@@ -159,8 +196,8 @@ class ExtractWindows(beam.DoFn):
         self,
         seg: VideoSegment,
         info: MediaInfo | None,
-        run: Callable[[], Iterator[StepWindow | beam.pvalue.TaggedOutput]],
-    ) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
+        run: Callable[[], Iterator[Extracted]],
+    ) -> Iterator[Extracted]:
         """``run()``'s outputs; an error before decoding started becomes this segment's outcome (errors
         while decoding are handled in ``_segment``, which also knows the segment's tracks so far)."""
         try:
@@ -170,7 +207,7 @@ class ExtractWindows(beam.DoFn):
         except Exception as err:  # a bug, not bad input: keep the traceback in the row
             yield self._outcome(seg, Status.FAILED, ErrorCode.INTERNAL_ERROR, _bug(err), info)
 
-    def _segment(self, seg: VideoSegment, path: str) -> Iterator[StepWindow | beam.pvalue.TaggedOutput]:
+    def _segment(self, seg: VideoSegment, path: str) -> Iterator[Extracted]:
         """Windows, tracks and the outcome of one segment of the local file ``path``."""
         span = Span.owning(seg.start_step, seg.end_step, self._cfg)
         grid = StepGrid(seg.ref, seg.info, self._detector, self._cfg, self._crop_px, span)
@@ -179,7 +216,8 @@ class ExtractWindows(beam.DoFn):
         message: str | None
         try:
             start_s = span.first * self._cfg.grid.step_s
-            yield from iter_step_windows(grid, *open_streams(path, seg.info, self._cfg.decode, start_s))
+            windows = iter_step_windows(grid, *open_streams(path, seg.info, self._cfg.decode, start_s))
+            yield from batched(windows, self._batch_size)
         except EmotraceError as err:  # bad input found while decoding
             status, code, message = err.status, err.code, err.message
         except Exception as err:  # a bug, not bad input
@@ -191,8 +229,8 @@ class ExtractWindows(beam.DoFn):
         yield self._tracks(seg, stats)
         yield self._outcome(seg, status, code, message, seg.info, stats)
 
-    def _tracks(self, seg: VideoSegment, stats: WindowStats) -> beam.pvalue.TaggedOutput:
-        tracks = SegmentTracks(
+    def _tracks(self, seg: VideoSegment, stats: WindowStats) -> SegmentTracks:
+        return SegmentTracks(
             seg.ref,
             seg.index,
             seg.n_segments,
@@ -201,7 +239,32 @@ class ExtractWindows(beam.DoFn):
             stats.head,
             stats.tail,
         )
-        return beam.pvalue.TaggedOutput(TRACKS, tracks)
+
+    def _progress(self, seg: VideoSegment, status: str, media_s: float) -> None:
+        """One log line per video (or segment), with this worker's count and, once the run's inputs are
+        counted (``transforms/inputs.py``), their number."""
+        if seg.n_segments > 1:  # a video's segments finish on several workers: count media, not videos
+            _, total_s = _PROGRESS.add(media_s, videos=0)
+            log.info(
+                "segment %d/%d of %s %s (%.1f media s in this worker)",
+                seg.index + 1,
+                seg.n_segments,
+                seg.ref.post_id,
+                status,
+                total_s,
+            )
+            return
+        done, total_s = _PROGRESS.add(media_s)
+        total = self._total() if self._total is not None else None
+        of = f" of the run's {total} inputs" if total else ""
+        log.info(
+            "videos done in this worker %d%s (%.1f media s): %s %s",
+            done,
+            of,
+            total_s,
+            seg.ref.post_id,
+            status,
+        )
 
     def _outcome(
         self,
@@ -211,7 +274,7 @@ class ExtractWindows(beam.DoFn):
         message: str | None,
         info: MediaInfo | None,
         stats: WindowStats | None = None,
-    ) -> beam.pvalue.TaggedOutput:
+    ) -> VideoOutcome:
         ref = seg.ref
         if seg.n_segments > 1:
             media_s = (stats.n_steps if stats else 0) * self._cfg.grid.step_s
@@ -222,31 +285,11 @@ class ExtractWindows(beam.DoFn):
         if seg.index == 0:
             (self._ok if status == Status.OK else self._failed).inc()
         self._media_s.inc(int(media_s * 1000))
-        if seg.n_segments > 1:  # a video's segments finish on several workers: count media, not videos
-            _, total_s = _PROGRESS.add(media_s, videos=0)
-            log.info(
-                "segment %d/%d of %s %s (%.1f media s in this worker)",
-                seg.index + 1,
-                seg.n_segments,
-                ref.post_id,
-                status,
-                total_s,
-            )
-        else:
-            done, total_s = _PROGRESS.add(media_s)
-            of = f"/{self._total}" if self._total else ""
-            log.info(
-                "videos done %d%s (%.1f media s in this worker): %s %s",
-                done,
-                of,
-                total_s,
-                ref.post_id,
-                status,
-            )
+        self._progress(seg, status, media_s)
         partial = bool(stats and stats.partial)
         if status == Status.OK and stats and stats.partial:
             message = stats.partial  # an ok row keeps a null error_code; the message says what is missing
-        outcome = VideoOutcome(
+        return VideoOutcome(
             ref,
             status,
             code.value if code else None,
@@ -257,4 +300,3 @@ class ExtractWindows(beam.DoFn):
             segment=seg.index,
             n_segments=seg.n_segments,
         )
-        return beam.pvalue.TaggedOutput(OUTCOMES, outcome)

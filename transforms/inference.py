@@ -1,14 +1,22 @@
-"""The fused model under Beam's ``RunInference``: one model per worker, batches across videos.
+"""The fused model under Beam's ``RunInference``: one model per worker process, one batch per element.
 
-``RunInference`` owns model loading, sharing across threads, batching and the dead-letter output; this
-handler only says how to load a bundle and how to run one batch of windows.
+``RunInference`` owns model loading and sharing across threads; this handler says how to load a bundle
+and how to run one batch of windows. Batches are made where windows are cut (``WindowBatch``, up to
+``--batch-size`` windows of one video segment: ``transforms/extract.py``), so the handler skips Beam's
+``BatchElements`` (``should_skip_batching``): its last batch of a bundle is emitted from
+``finish_bundle``, which Beam's Dask runner drops, and a video's predictions then never depend on the
+videos it happened to share a batch with. A batch the model raises on becomes a :class:`BatchFailed`
+element on the same output (not a dead-letter output, which the Dask runner cannot separate), and every
+video in it an INFERENCE_FAILED row.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import io
-from collections.abc import Iterable, Sequence
+import logging
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +31,10 @@ from emotrace.model.face_memo import FaceEmbeddingMemo
 from emotrace.model.fused import FusedEmotionModel
 from emotrace.model.predict import predict_windows
 from emotrace.schemas.config import AudioConfig
-from emotrace.schemas.records import StepWindow, WindowPrediction
-from emotrace.transforms.worker import configure_worker
+from emotrace.schemas.records import BatchFailed, StepWindow, WindowBatch, WindowPrediction
+from emotrace.transforms.worker import configure_worker, settle_worker
+
+log = logging.getLogger("emotrace")
 
 
 def open_bundle(uri: str | None) -> ModelBundle:
@@ -86,16 +96,31 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-class EmotionModelHandler(ModelHandler[StepWindow, WindowPrediction, LoadedModel]):
-    def __init__(self, model_uri: str | None, device: str = "auto", max_batch_size: int = 32) -> None:
-        # Windows from different videos batch together. No max_batch_duration_secs: it switches
-        # BatchElements to a stateful, timer-driven DoFn that sends the DirectRunner to its legacy
-        # bundle-based executor, whose GroupByKey then asserts (seen with Beam 2.77).
-        super().__init__(min_batch_size=1, max_batch_size=max_batch_size)
+_MODELS: dict[tuple[str | None, str], LoadedModel] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+class EmotionModelHandler(ModelHandler[WindowBatch, WindowPrediction | BatchFailed, LoadedModel]):
+    def __init__(self, model_uri: str | None, device: str = "auto") -> None:
+        super().__init__()
         self._uri = model_uri
         self._device = device
 
+    def should_skip_batching(self) -> bool:
+        return True  # each element is a batch already (WindowBatch); see the module docstring
+
     def load_model(self) -> LoadedModel:
+        """The model, loaded once per worker process: RunInference shares it between a DoFn's threads,
+        but runners that set DoFns up per bundle (Beam's Dask runner: per partition) would reload it
+        for each one."""
+        key = (self._uri, self._device)
+        with _MODELS_LOCK:
+            if key not in _MODELS:
+                _MODELS[key] = self._load()
+                settle_worker()  # full collections skip torch and the model (transforms/worker.py)
+            return _MODELS[key]
+
+    def _load(self) -> LoadedModel:
         bundle = open_bundle(self._uri)
         device = resolve_device(self._device)
         configure_worker(model_on_cpu=device.type == "cpu")  # one torch thread per worker on CPU
@@ -104,28 +129,42 @@ class EmotionModelHandler(ModelHandler[StepWindow, WindowPrediction, LoadedModel
 
     def run_inference(
         self,
-        batch: Sequence[StepWindow],
+        batch: WindowBatch,
         model: LoadedModel,
         inference_args: dict[str, Any] | None = None,
-    ) -> Iterable[WindowPrediction]:
-        faces = np.stack([w.faces for w in batch])
-        face_mask = np.stack([w.face_mask for w in batch])
-        memo = model.face_memo
-        arousal, valence, attention = predict_windows(
-            model.module,
-            faces,
-            face_mask,
-            np.stack([w.audio for w in batch]),
-            np.stack([w.audio_mask for w in batch]),
-            memo.encode(model.module, faces, face_mask) if memo is not None else None,
-        )
-        return [
-            WindowPrediction(w, arousal[i], valence[i], attention[i], model.version)
-            for i, w in enumerate(batch)
-        ]
+    ) -> Iterable[WindowPrediction | BatchFailed]:
+        """The batch's predictions, or one :class:`BatchFailed` naming its videos when the model raises
+        (a bad batch must fail its videos, not the job)."""
+        windows = batch.windows
+        try:
+            return predict_batch(windows, model)
+        except Exception as err:  # out of memory, a NaN guard, a bug: the rows say what happened
+            log.warning(
+                "inference failed on a batch of %d windows: %s: %s", len(windows), type(err).__name__, err
+            )
+            refs = tuple(dict.fromkeys(w.ref for w in windows))  # each video once, in batch order
+            return [BatchFailed(refs, f"{type(err).__name__}: {err}")]
 
-    def get_num_bytes(self, batch: Sequence[StepWindow]) -> int:
-        return sum(w.faces.nbytes + w.audio.nbytes for w in batch)  # pickling the crops to count is waste
+    def get_num_bytes(self, batch: WindowBatch) -> int:
+        return sum(w.faces.nbytes + w.audio.nbytes for w in batch.windows)  # pickling to count is waste
 
     def get_metrics_namespace(self) -> str:
         return "emotrace"
+
+
+def predict_batch(batch: tuple[StepWindow, ...], model: LoadedModel) -> list[WindowPrediction]:
+    """One model call on ``batch``: a prediction per window, in order."""
+    faces = np.stack([w.faces for w in batch])
+    face_mask = np.stack([w.face_mask for w in batch])
+    memo = model.face_memo
+    arousal, valence, attention = predict_windows(
+        model.module,
+        faces,
+        face_mask,
+        np.stack([w.audio for w in batch]),
+        np.stack([w.audio_mask for w in batch]),
+        memo.encode(model.module, faces, face_mask) if memo is not None else None,
+    )
+    return [
+        WindowPrediction(w, arousal[i], valence[i], attention[i], model.version) for i, w in enumerate(batch)
+    ]

@@ -53,21 +53,23 @@ def match(pattern: str) -> list[str]:
     return [m.path for m in result.metadata_list]
 
 
-def glob_inputs(pattern: str) -> list[str]:
+def glob_inputs(pattern: str) -> Iterator[str]:
     """``--input`` as a glob: a local one also matches broken links, link loops and folders (each then
-    gets a row with a code), which Beam's match drops silently."""
+    gets a row with a code), which Beam's match drops silently. Lazy on a local disk."""
     path = local_path(pattern)
-    return glob.glob(path, recursive=True) if path is not None else match(pattern)
+    yield from glob.iglob(path, recursive=True) if path is not None else match(pattern)
 
 
-def list_folder(folder: str) -> list[str]:
+def list_folder(folder: str) -> Iterator[str]:
     """Every entry of ``folder``: for a local folder also sub-folders, broken links and link loops (each
-    still becomes an input with a row), which Beam's match drops silently."""
+    still becomes an input with a row), which Beam's match drops silently. Lazy on a local disk."""
     path = local_path(folder)
     if path is None:
-        return match(folder.rstrip("/") + "/*")
+        yield from match(folder.rstrip("/") + "/*")
+        return
     with os.scandir(path) as entries:
-        return [os.path.join(path, e.name) for e in entries]
+        for entry in entries:
+            yield os.path.join(path, entry.name)
 
 
 def open_binary(uri: str) -> IO[bytes]:

@@ -14,16 +14,14 @@ import apache_beam as beam
 
 from emotrace.schemas.errors import ErrorCode, Status
 from emotrace.schemas.keys import InputKey, key_of
-from emotrace.schemas.records import StepWindow, VideoOutcome
+from emotrace.schemas.records import BatchFailed, StepsWritten, VideoOutcome
 from emotrace.schemas.rows import Row, video_row
 
 
-def failed_windows(failure: tuple[Any, Exception]) -> Iterable[tuple[InputKey, str]]:
-    """RunInference's dead letters are (batch, exception): blame every video in the batch."""
-    batch, exc = failure
-    windows: list[StepWindow] = list(batch) if isinstance(batch, (list, tuple)) else [batch]
-    for w in windows:
-        yield key_of(w.ref), f"{type(exc).__name__}: {exc}"
+def failed_videos(failure: BatchFailed) -> Iterable[tuple[InputKey, str]]:
+    """A batch the model raised on: blame every video with a window in it."""
+    for ref in failure.refs:
+        yield key_of(ref), failure.message
 
 
 def merge_segments(outcomes: list[VideoOutcome]) -> VideoOutcome:
@@ -85,10 +83,14 @@ def final_row(
     return video_row(outcome, run_id, model_version, config_hash)
 
 
+def _steps_pair(steps: StepsWritten) -> tuple[InputKey, int]:
+    return steps.key, steps.n_rows
+
+
 class JoinOutcomes(beam.PTransform):
-    """``{"outcomes": VideoOutcome per segment, "steps": (key, trace rows written),
-    "inference_errors": RunInference's failed batches, "tracks": stitched TrackSummary}`` -> one
-    ``videos`` row per input."""
+    """``{"outcomes": VideoOutcome per segment, "steps": StepsWritten per video, "inference_errors":
+    BatchFailed per failed model batch, "tracks": stitched TrackSummary}`` -> one ``videos`` row per
+    input."""
 
     def __init__(self, run_id: str, model_version: str, config_hash: str) -> None:
         super().__init__()
@@ -100,8 +102,8 @@ class JoinOutcomes(beam.PTransform):
         outcomes: beam.PCollection[VideoOutcome] = pcolls["outcomes"]
         keyed = {
             "outcome": outcomes | "KeyOutcome" >> beam.Map(lambda o: (key_of(o.ref), o)),
-            "steps": pcolls["steps"],
-            "errors": pcolls["inference_errors"] | "BlameBatch" >> beam.FlatMap(failed_windows),
+            "steps": pcolls["steps"] | "KeySteps" >> beam.Map(_steps_pair),
+            "errors": pcolls["inference_errors"] | "BlameBatch" >> beam.FlatMap(failed_videos),
             "tracks": pcolls["tracks"] | "KeyTracks" >> beam.Map(lambda t: (key_of(t.ref), t.track_id)),
         }
         return (

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,11 +33,12 @@ import pyarrow.parquet as pq
 
 from emotrace.schemas import naming
 from emotrace.schemas.lineage import PIPELINE_VERSION
+from emotrace.schemas.records import InputTally, StagedFile
 from emotrace.transforms import io as fs
 from emotrace.transforms.faults import FaultPlan
 
 log = logging.getLogger("emotrace")
-FORMAT = 1
+FORMAT = 2  # 2: the intent lists moves (staged name -> published name); 1: same names
 
 
 def _parquet_below(root: str, table: str) -> list[str]:
@@ -82,33 +84,55 @@ def read_run_table(root: str, table: str, run_id: str) -> pa.Table:
     return pa.concat_tables(tables) if tables else pa.table({})
 
 
-def publish(output: str, run_id: str, marker: dict[str, Any], faults: FaultPlan | None = None) -> None:
+Move = tuple[str, str]  # (path below the staging folder, path below the output folder)
+
+
+def publish(
+    output: str,
+    run_id: str,
+    marker: dict[str, Any],
+    faults: FaultPlan | None = None,
+    moves: list[Move] | None = None,
+) -> None:
     """Publish the staged files of ``run_id`` and commit it. Safe to repeat (a retried stage): a
-    committed run is left as it is, a publication under way is finished from its intent."""
+    committed run is left as it is, a publication under way is finished from its intent.
+
+    ``moves``: which staged file becomes which published one (the commit stage names the writers'
+    files); None: the staged files already named ``part-<run_id>-*``, each to the same path."""
     if fs.exists(naming.marker_path(output, run_id)):
         return
     intent = naming.intent_path(output, run_id)
     if fs.exists(intent):
-        _finish(output, run_id, fs.read_json(intent)["marker"], faults)
+        _finish(output, run_id, fs.read_json(intent), faults)
         return
     staging = naming.staging_dir(output, run_id)
-    files = [naming.relative_to(staging, u) for u in run_files(staging, run_id)]
+    if moves is None:
+        moves = [(rel, rel) for rel in (naming.relative_to(staging, u) for u in run_files(staging, run_id))]
     payload = {
         **marker,
         "format": FORMAT,
         "run_id": run_id,
         "pipeline_version": PIPELINE_VERSION,
-        "files": files,
+        "files": [dst for _, dst in moves],
     }
-    fs.write_json(intent, {"marker": payload})
-    _finish(output, run_id, payload, faults)
+    record = {"marker": payload, "moves": [list(m) for m in moves]}
+    fs.write_json(intent, record)
+    _finish(output, run_id, record, faults)
 
 
-def _finish(output: str, run_id: str, payload: dict[str, Any], faults: FaultPlan | None) -> None:
-    """Steps 2-4 of the publication; safe to repeat, and to run twice at once."""
+def _moves(record: dict[str, Any]) -> list[Move]:
+    """An intent's moves; an intent of format 1 (before staged names) moved each file to its own path."""
+    if "moves" in record:
+        return [(src, dst) for src, dst in record["moves"]]
+    return [(f, f) for f in record["marker"]["files"]]
+
+
+def _finish(output: str, run_id: str, record: dict[str, Any], faults: FaultPlan | None) -> None:
+    """Steps 2-4 of the publication, from the intent ``record``; safe to repeat, and to run twice at once."""
     staging = naming.staging_dir(output, run_id)
-    for rel in payload["files"]:
-        src, dst = naming.join(staging, rel), naming.join(output, rel)
+    payload = record["marker"]
+    for rel_src, rel_dst in _moves(record):
+        src, dst = naming.join(staging, rel_src), naming.join(output, rel_dst)
         if fs.exists(src):
             try:
                 fs.rename(src, dst)
@@ -116,7 +140,7 @@ def _finish(output: str, run_id: str, payload: dict[str, Any], faults: FaultPlan
                 if fs.exists(src) or not fs.exists(dst):
                     raise
         elif not fs.exists(dst):
-            _roll_back(output, run_id, payload, rel)
+            _roll_back(output, run_id, payload, rel_src)
             return
         if faults is not None:
             faults.hit("publish")
@@ -165,14 +189,15 @@ def recover(output: str) -> list[str]:
         _finish_retraction(output, record["run_id"], record["files"], None)
         done.append(f"finished retracting run {record['run_id']}")
     for uri in fs.match(naming.join(output, naming.STAGING, "*", naming.INTENT)):
-        payload = fs.read_json(uri)["marker"]
-        run_id = payload["run_id"]
+        record = fs.read_json(uri)
+        run_id = record["marker"]["run_id"]
         if fs.exists(naming.marker_path(output, run_id)):
             drop_staging(output, run_id)
         else:
-            _finish(output, run_id, payload, None)
+            _finish(output, run_id, record, None)
             done.append(f"finished publishing run {run_id}")
     done += _adopt_legacy(output)
+    done += _drop_empty_runs(output)
     for line in done:
         log.warning("%s: %s", output, line)
     for run_id in sorted(staged_runs(output) - committed_runs(output)):
@@ -184,6 +209,19 @@ def recover(output: str) -> list[str]:
             naming.staging_dir(output, run_id),
             run_id,
         )
+    return done
+
+
+def _drop_empty_runs(output: str) -> list[str]:
+    """Staging folders of finished runs that had nothing to do (their ledger says 0 inputs: every input
+    was ok already), left where no launcher waited for the job (a Dataflow flex template)."""
+    done = []
+    for uri in fs.match(naming.join(output, naming.STAGING, "*", naming.LEDGER)):
+        ledger = fs.read_json(uri)
+        run_id = naming.relative_to(naming.join(output, naming.STAGING), uri).split("/", 1)[0]
+        if ledger.get("inputs") == 0 and ledger.get("reconciled") and naming.is_valid_run_id(run_id):
+            drop_staging(output, run_id)
+            done.append(f"removed the staging folder of run {run_id}, which had nothing to do")
     return done
 
 
@@ -236,50 +274,134 @@ class UnreconciledRun(RuntimeError):
     """The run's videos rows do not match its inputs: nothing is published (a bug, never bad input)."""
 
 
-def staged_marker(output: str, run_id: str, n_inputs: int) -> dict[str, Any]:
-    """What the commit marker records, read from the staged files; UnreconciledRun unless every input
-    has exactly one videos row."""
-    staging = naming.staging_dir(output, run_id)
-    videos = read_run_table(staging, "videos", run_id)
+@dataclass(frozen=True)
+class Ledger:
+    """What the commit stage knows of a run, all of it counted inside the job: the files the writers
+    reported (successful bundles only) and the inputs (``InputTally``s summed)."""
+
+    files: tuple[StagedFile, ...]
+    inputs: int
+    already_ok: int
+
+    @property
+    def to_process(self) -> int:
+        """Inputs this run must account for with one videos row each."""
+        return self.inputs - self.already_ok
+
+
+class TallyRun(beam.CombineFn):
+    """``StagedFile`` and ``InputTally`` elements -> one :class:`Ledger` (combined before the shuffle
+    where the runner lifts combiners, so the commit worker never holds one element per input)."""
+
+    def create_accumulator(self) -> tuple[list[StagedFile], int, int]:
+        return [], 0, 0
+
+    def add_input(
+        self, acc: tuple[list[StagedFile], int, int], item: StagedFile | InputTally
+    ) -> tuple[list[StagedFile], int, int]:
+        files, inputs, done = acc
+        if isinstance(item, StagedFile):
+            files.append(item)
+            return files, inputs, done
+        return files, inputs + item.inputs, done + item.already_ok
+
+    def merge_accumulators(
+        self, accs: Iterable[tuple[list[StagedFile], int, int]]
+    ) -> tuple[list[StagedFile], int, int]:
+        files: list[StagedFile] = []
+        inputs = done = 0
+        for f, i, d in accs:
+            files += f
+            inputs, done = inputs + i, done + d
+        return files, inputs, done
+
+    def extract_output(self, acc: tuple[list[StagedFile], int, int]) -> Ledger:
+        files, inputs, done = acc
+        return Ledger(tuple(sorted(files)), inputs, done)
+
+
+def final_moves(files: Iterable[StagedFile], staging: str, run_id: str) -> list[Move]:
+    """Each staged file -> its published name: per (table, partition), the files in order of their
+    staged names get shards 0, 1, ... (deterministic from the reported list)."""
+    moves: list[Move] = []
+    shard: dict[tuple[str, str], int] = {}
+    for f in sorted(files):
+        n = shard[(f.table, f.partition)] = shard.get((f.table, f.partition), -1) + 1
+        dst = naming.part_path("", f.table, f.partition, run_id, n)
+        moves.append((naming.relative_to(staging, f.uri), dst))
+    return moves
+
+
+def staged_counts(files: Iterable[StagedFile]) -> tuple[dict[str, int], dict[str, int]]:
+    """(videos rows by status, rows per table) of the reported files: the videos rows are read back
+    (one column), the other tables' counts come from the files' footers."""
     by_status: dict[str, int] = {}
-    for status in videos.column("status").to_pylist() if videos.num_rows else []:
-        by_status[status] = by_status.get(status, 0) + 1
-    if videos.num_rows != n_inputs:
+    rows = dict.fromkeys(naming.RUN_TABLES, 0)
+    for f in files:
+        with fs.open_binary(f.uri) as stream:
+            parquet = pq.ParquetFile(stream)
+            rows[f.table] += parquet.metadata.num_rows
+            if f.table == "videos":
+                for status in parquet.read(columns=["status"]).column("status").to_pylist():
+                    by_status[status] = by_status.get(status, 0) + 1
+    return by_status, rows
+
+
+def commit_run(ledger: Ledger, output: str, run_id: str, faults: FaultPlan | None) -> str:
+    """Reconcile and publish run ``run_id`` once every file is written; returns the run id.
+
+    Every input not left out by ``--skip-existing`` must have exactly one videos row in the reported
+    files, or nothing is published (UnreconciledRun). A run left with nothing to do publishes nothing.
+    Either way the counts go to ``_staging/<run_id>/_ledger.json`` for the launcher (``read_ledger``)."""
+    if fs.exists(naming.marker_path(output, run_id)) or fs.exists(naming.intent_path(output, run_id)):
+        publish(output, run_id, {}, faults)  # a retried stage: the publication is under way or done
+        return run_id
+    by_status, rows = staged_counts(ledger.files)
+    record = {
+        "inputs": ledger.to_process,
+        "already_ok": ledger.already_ok,
+        "by_status": by_status,
+        "rows": rows,
+    }
+    reconciled = sum(by_status.values()) == ledger.to_process
+    if ledger.to_process == 0 or not reconciled:
+        fs.write_json(naming.ledger_path(output, run_id), {**record, "reconciled": reconciled})
+    if not reconciled:
         raise UnreconciledRun(
-            f"run {run_id}: {n_inputs} inputs but {videos.num_rows} videos rows {by_status}; nothing was "
-            f"published (the run's files stay in {staging})"
+            f"run {run_id}: {ledger.to_process} inputs but {sum(by_status.values())} videos rows "
+            f"{by_status}; nothing was published (the run's files stay in "
+            f"{naming.staging_dir(output, run_id)})"
         )
-    rows = {t: read_run_table(staging, t, run_id).num_rows for t in naming.RUN_TABLES if t != "videos"}
-    return {"inputs": n_inputs, "by_status": by_status, "rows": {"videos": videos.num_rows, **rows}}
-
-
-def commit_run(
-    written: Iterable[str], output: str, run_id: str, n_inputs: int, faults: FaultPlan | None
-) -> str:
-    """Reconcile and publish run ``run_id`` once every file is written (``written``: their paths)."""
-    if not fs.exists(naming.marker_path(output, run_id)) and not fs.exists(
-        naming.intent_path(output, run_id)
-    ):
-        marker = staged_marker(output, run_id, n_inputs)
-    else:  # a retried stage: the publication is under way or done
-        marker = {}
-    publish(output, run_id, marker, faults)
-    log.info("run %s committed: %d files written", run_id, len(list(written)))
+    if ledger.to_process:
+        moves = final_moves(ledger.files, naming.staging_dir(output, run_id), run_id)
+        publish(output, run_id, record, faults, moves)
+    log.info("run %s: %d inputs, %d files, committed", run_id, ledger.to_process, len(ledger.files))
     return run_id
 
 
+def read_ledger(output: str, run_id: str) -> dict[str, Any] | None:
+    """The counts the commit stage left for a run it did not publish; None when there are none."""
+    uri = naming.ledger_path(output, run_id)
+    return fs.read_json(uri) if fs.exists(uri) else None
+
+
+def _commit(keyed: tuple[None, Ledger], output: str, run_id: str, faults: FaultPlan | None) -> str:
+    return commit_run(keyed[1], output, run_id, faults)
+
+
 class CommitRun(beam.PTransform):
-    """The paths every writer emits -> the run committed, once all of them are written (the combine
-    waits for every file); emits the run id."""
+    """``StagedFile``s from every writer and ``InputTally``s -> the run reconciled and committed, once
+    all of them are in (the combine waits for every file); emits the run id."""
 
-    def __init__(self, output: str, run_id: str, n_inputs: int, faults: FaultPlan | None = None) -> None:
+    def __init__(self, output: str, run_id: str, faults: FaultPlan | None = None) -> None:
         super().__init__()
-        self._args = (output, run_id, n_inputs, faults)
+        self._args = (output, run_id, faults)
 
-    def expand(self, written: beam.PCollection) -> beam.PCollection:
-        output, run_id, n_inputs, faults = self._args  # the closure pickles these, not the transform
+    def expand(self, parts: beam.PCollection) -> beam.PCollection:
+        output, run_id, faults = self._args  # the closure pickles these, not the transform
         return (
-            written
-            | "AllWritten" >> beam.combiners.ToList()
-            | "Commit" >> beam.Map(commit_run, output, run_id, n_inputs, faults)
+            parts
+            | "OneKey" >> beam.Map(lambda item: (None, item))
+            | "Tally" >> beam.CombinePerKey(TallyRun())
+            | "Commit" >> beam.Map(_commit, output, run_id, faults)
         )

@@ -24,13 +24,18 @@ from emotrace.features.track_stats import primary_track, summaries
 from emotrace.schemas.config import GridConfig
 from emotrace.schemas.keys import InputKey, key_of
 from emotrace.schemas.lineage import posted_date
-from emotrace.schemas.records import SegmentTracks, TrackSummary, WindowPrediction
-from emotrace.schemas.rows import Row, track_row
+from emotrace.schemas.records import (
+    PartitionRow,
+    SegmentTracks,
+    StepsWritten,
+    TrackSummary,
+    WindowPrediction,
+)
+from emotrace.schemas.rows import track_row
 from emotrace.schemas.step_time import step_of_start
 from emotrace.transforms.partitioned import keyed_trace_rows
 
-TRACKS = "tracks"  # tagged outputs: SegmentTracks from ExtractWindows, TrackSummary from StitchTracks
-STEPS = "steps"  # tagged output of StitchTracks: (input key, trace rows written)
+Stitched = PartitionRow | TrackSummary | StepsWritten  # StitchTracks' one output, split by type
 
 
 def read_weights(uri: str | None) -> bytes | None:
@@ -41,9 +46,9 @@ def read_weights(uri: str | None) -> bytes | None:
         return f.read()
 
 
-def keyed_track_row(summary: TrackSummary, run_id: str, config_hash: str) -> tuple[str, Row]:
+def keyed_track_row(summary: TrackSummary, run_id: str, config_hash: str) -> PartitionRow:
     """A ``tracks`` row keyed by its post's date, partitioned like traces and videos."""
-    return posted_date(summary.ref.posted_at), track_row(summary, run_id, config_hash)
+    return PartitionRow(posted_date(summary.ref.posted_at), track_row(summary, run_id, config_hash))
 
 
 def keyed_scores(pred: WindowPrediction) -> tuple[InputKey, WindowPrediction]:
@@ -53,9 +58,9 @@ def keyed_scores(pred: WindowPrediction) -> tuple[InputKey, WindowPrediction]:
 
 def stitch_video(
     joined: tuple[InputKey, dict[str, list[Any]]], grid: GridConfig, run_id: str, config_hash: str
-) -> Iterator[Any]:
-    """One video's trace rows, blended, with stitched track ids and ``is_primary`` (main output), its
-    ``TrackSummary``s (``tracks`` output) and its count of rows (``steps`` output)."""
+) -> Iterator[Stitched]:
+    """One video's trace rows (``PartitionRow``), blended, with stitched track ids and ``is_primary``,
+    its ``TrackSummary``s and its count of rows (``StepsWritten``)."""
     key, parts = joined
     segments: list[SegmentTracks] = parts["segments"]
     rows = [
@@ -63,7 +68,7 @@ def stitch_video(
         for pred in blend_windows(parts["windows"], grid.hop)
         for pair in keyed_trace_rows(pred, run_id, config_hash)
     ]
-    yield beam.pvalue.TaggedOutput(STEPS, (key, len(rows)))
+    yield StepsWritten(key, len(rows))
     if not segments:  # never decoded (refused before decoding): no rows and no tracks either
         yield from rows
         return
@@ -74,17 +79,18 @@ def stitch_video(
     for partition, row in rows:
         local = row["track_id"]
         track = None if local is None else mapping[(owner(step_of_start(row["t_s"], row["step_s"])), local)]
-        yield partition, {**row, "track_id": track, "is_primary": track is not None and track == primary}
-    for summary in summaries(segments[0].ref, sums, grid.step_s):
-        yield beam.pvalue.TaggedOutput(TRACKS, summary)
+        yield PartitionRow(
+            partition, {**row, "track_id": track, "is_primary": track is not None and track == primary}
+        )
+    yield from summaries(segments[0].ref, sums, grid.step_s)
 
 
 class StitchTracks(beam.PTransform):
-    """``(input key, prediction without inputs)`` pairs (``keyed_scores``) -> ``(partition, trace row)``
-    pairs, blended, with video-wide track ids and ``is_primary``; tagged outputs ``tracks``: the
-    ``TrackSummary``s, ``steps``: ``(input key, rows written)`` per video.
+    """``(input key, prediction without inputs)`` pairs (``keyed_scores``) -> ``PartitionRow`` trace
+    rows, blended, with video-wide track ids and ``is_primary``, the ``TrackSummary``s, and a
+    ``StepsWritten`` per video: one output, split by type downstream.
 
-    ``segments``: the ``SegmentTracks`` of every decoded segment (ExtractWindows' ``tracks`` output).
+    ``segments``: the ``SegmentTracks`` of every decoded segment (from ExtractWindows).
     """
 
     def __init__(self, segments: beam.PCollection, grid: GridConfig, run_id: str, config_hash: str) -> None:
@@ -94,11 +100,7 @@ class StitchTracks(beam.PTransform):
         self._run_id = run_id
         self._config_hash = config_hash
 
-    def expand(self, pairs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+    def expand(self, pairs: beam.PCollection) -> beam.PCollection:
         segments = self._segments | "KeySegments" >> beam.Map(lambda t: (key_of(t.ref), t))
         stitch = beam.FlatMap(stitch_video, self._grid, self._run_id, self._config_hash)
-        return (
-            {"windows": pairs, "segments": segments}
-            | "Join" >> beam.CoGroupByKey()
-            | "Stitch" >> stitch.with_outputs(TRACKS, STEPS, main="rows")
-        )
+        return {"windows": pairs, "segments": segments} | "Join" >> beam.CoGroupByKey() | "Stitch" >> stitch

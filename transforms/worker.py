@@ -7,7 +7,10 @@ change the whole process, so they are applied here, once per setting, from which
 * glibc malloc bounds (``media.malloc``): peak memory flat in video length (issue 6);
 * torch's intra-op threads, for a model on CPU: one, because runners give each core its own worker
   process, and torch's default of one thread per core only makes the workers and their ffmpeg and
-  onnxruntime threads contend (issue 6); the model is a few % of a worker's CPU.
+  onnxruntime threads contend (issue 6); the model is a few % of a worker's CPU;
+* once a stage has loaded what lives as long as the process (imports, detector, model): those objects
+  frozen out of the garbage collector's walks (``media.gc_freeze``; issue 16, start-up cost), and, in
+  the ``emotrace analyze`` command, no collections while it imports Beam and torch.
 
 Nothing here is read from the environment, and nothing is undone: the in-process runners used by the
 tests keep the settings for the rest of the test process (``tests/pipelines/conftest.py`` restores
@@ -17,10 +20,11 @@ CPU, never results).
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 
-import torch
-
+from emotrace.media.gc_freeze import freeze_loaded_objects, frozen_after_loading
 from emotrace.media.malloc import bound_heap_growth
 
 CPU_MODEL_THREADS = 1
@@ -32,5 +36,23 @@ def configure_worker(model_on_cpu: bool = False) -> None:
     """Apply the worker settings; ``model_on_cpu``: this process runs the model on its CPU."""
     with _lock:
         bound_heap_growth()  # cached: mallopt runs once per process
-        if model_on_cpu and torch.get_num_threads() != CPU_MODEL_THREADS:
+        if not model_on_cpu:
+            return
+        import torch  # here: the analyze command imports this module before torch (launcher_imports)
+
+        if torch.get_num_threads() != CPU_MODEL_THREADS:
             torch.set_num_threads(CPU_MODEL_THREADS)
+
+
+def settle_worker() -> None:
+    """A stage's setup has loaded what the process keeps (detector, model, numba's kernels): full
+    collections stop walking it, and the interpreter's at exit too (media/gc_freeze.py)."""
+    freeze_loaded_objects()
+
+
+@contextlib.contextmanager
+def launcher_imports() -> Iterator[None]:
+    """The analyze command's imports (Beam, torch) with the collector held off, then frozen: the
+    launcher runs the local runner's data plane, or every stage with one worker."""
+    with frozen_after_loading():
+        yield

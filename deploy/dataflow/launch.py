@@ -55,16 +55,14 @@ def template_to_cli(argv: list[str], parser: argparse.ArgumentParser) -> list[st
     return out
 
 
-def main(argv: list[str] | None = None) -> beam.runners.runner.PipelineResult | None:
-    """Submit the job (``analyze.run`` minus the wait and the read-back summary); None: nothing to do."""
+def main(argv: list[str] | None = None) -> beam.runners.runner.PipelineResult:
+    """Submit the job (``analyze.run`` minus the wait and the read-back summary)."""
     parser = analyze_parser()
     raw = list(sys.argv[1:] if argv is None else argv)
     args, beam_args = parser.parse_known_args(template_to_cli(raw, parser))
     options = analyze.pipeline_options(beam_args, args)  # as analyze.run: before any work
-    job, n_done = analyze.apply_rerun_policy(analyze.resolve_job(args), args)
-    log.info("run %s: submitting %d inputs (%d already ok)", job.run_id, job.n_inputs, n_done)
-    if job.n_inputs == 0:  # as analyze.run: an empty run writes nothing
-        return None
+    job = analyze.prepare_job(args, beam_args, options)
+    log.info("run %s: submitting the job (it reads %s itself)", job.run_id, job.input)
     pipeline = beam.Pipeline(options=options)
     analyze.build(pipeline, job)
     return pipeline.run()  # no wait_until_finish: see the module docstring

@@ -60,11 +60,14 @@ def test_every_path_of_the_guide_is_exercised(guide_walk):
     }
     assert any("PortableRunner" in argv for argv in s["analyze_runs"]), "a day submitted to Flink"
     assert any("DataflowRunner" in argv for argv in s["analyze_runs"]), "the cron backfill on Dataflow"
+    assert any(any("dask_runner.DaskRunner" in a for a in argv) for argv in s["analyze_runs"]), (
+        "a day on Dask"
+    )
 
 
 def test_one_run_id_format_everywhere(guide_walk):
     run_ids = guide_walk.state["run_ids"]
-    assert len(run_ids) >= 3, run_ids  # the flex run, the Flink submit, the cron backfill
+    assert len(run_ids) >= 4, run_ids  # the flex run, the Flink submit, the Dask day, the cron backfill
     dag = dag_run_id(datetime(2026, 11, 24))
     assert run_id_problems([*run_ids, ["Airflow DAG", dag["run_id"]]]) == []
     # the same day gets the same id from the flex script and from Airflow
@@ -168,6 +171,16 @@ FLINK_APPLY = "envsubst '${REGISTRY} ${IMAGE_TAG}' < deploy/flink/flink-deployme
             "--dataflow_service_options 'worker_accelerator=type:nvidia-l4;count:1' "
             "--resource_hints min_ram=24GB",
             "cannot be combined with resource hints",  # issue 19, 4
+        ),
+        (
+            SETUP + "emotrace analyze --input gs://b/m.csv --output gs://b/o --run-id daily-2026-11-24 "
+            "--runner DaskRunner --dask_client_address tcp://s:8786",
+            "Beam knows the Dask runner only as",  # issue 16: Beam's short names omit it
+        ),
+        (
+            SETUP + "emotrace analyze --input gs://b/m.csv --output gs://b/o --run-id daily-2026-11-24 "
+            "--runner apache_beam.runners.dask.dask_runner.DaskRunner",
+            "starts a LocalCluster on the submitting machine",
         ),
     ],
 )

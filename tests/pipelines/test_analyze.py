@@ -15,6 +15,7 @@ import emotrace
 from emotrace.pipelines import analyze
 from emotrace.pipelines.summary import RunSummary
 from emotrace.schemas.tables import TRACES, TRACKS, VIDEOS
+from tests.pipelines.cores import default_cores
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.media]
 
@@ -29,7 +30,8 @@ def run(sample_posts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
     with open(work / "manifest.csv", "a", encoding="utf-8") as f:
         f.write("broken.mp4,broken,u9,\n,no_uri,u9,\n")
     out = work / "out"
-    summary = analyze.run(["--input", str(work / "manifest.csv"), "--output", str(out), "--run-id", "t1"])
+    with default_cores():  # the product's default: one worker process per core (pipelines/local.py)
+        summary = analyze.run(["--input", str(work / "manifest.csv"), "--output", str(out), "--run-id", "t1"])
     return out, summary
 
 

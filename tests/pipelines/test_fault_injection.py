@@ -35,6 +35,8 @@ REPO = Path(__file__).resolve().parents[2]
 POSTS = ["no_face", "silent_face", "talking_head"]
 FILES = {"traces": 3, "videos": 3, "tracks": 2}  # the sample posts: three posting days, two with a face
 SEED = int(os.environ.get("EMOTRACE_FAULT_SEED", "15"))
+# The kill points count files per table: one writer bundle per table, one file per partition.
+ONE_WORKER = ["--direct_num_workers=1"]
 
 
 def _draw() -> list[tuple[str, dict]]:
@@ -100,7 +102,7 @@ def work(sample_posts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 @pytest.mark.parametrize(("name", "plan"), _draw(), ids=[n for n, _ in _draw()])
 def test_a_killed_run_then_a_rerun_leaves_every_step_once(work: Path, name: str, plan: dict):
     out = work / f"out-{plan['point'].replace(':', '-')}-{plan['after']}"
-    argv = ["--input", str(work / "manifest.csv"), "--output", str(out), "--run-id", "k1"]
+    argv = ["--input", str(work / "manifest.csv"), "--output", str(out), "--run-id", "k1", *ONE_WORKER]
     _kill(work, out, plan, argv)
     before = _committed_rows(out, "videos")
     assert before is None  # killed before its commit: nothing of the run counts
@@ -118,7 +120,7 @@ def test_a_killed_run_then_a_rerun_leaves_every_step_once(work: Path, name: str,
 
 def test_a_force_killed_while_it_retracts_the_old_run(work: Path):
     out = work / "out-retract"
-    argv = ["--input", str(work / "manifest.csv"), "--output", str(out), "--run-id", "k2"]
+    argv = ["--input", str(work / "manifest.csv"), "--output", str(out), "--run-id", "k2", *ONE_WORKER]
     analyze.run(argv)
     plan = {"point": "retract", "after": random.Random(SEED).randint(1, sum(FILES.values()) - 1)}
     _kill(work, out, plan, [*argv, "--force"])

@@ -143,7 +143,16 @@ def test_killed_once_its_traces_are_written_then_skip_existing_keeps_each_step_o
     with --skip-existing, doubled those trace rows. Killed from outside, as soon as a trace file exists
     (test_fault_injection.py kills at chosen points from inside)."""
     out = tmp_path / "out"
-    argv = ["analyze", "--input", str(manifest), "--output", str(out), "--run-id", "k"]
+    argv = [
+        "analyze",
+        "--input",
+        str(manifest),
+        "--output",
+        str(out),
+        "--run-id",
+        "k",
+        "--direct_num_workers=1",
+    ]
     run = subprocess.Popen(
         [sys.executable, "-m", "emotrace.pipelines.cli", *argv],
         start_new_session=True,  # its own process group: the kill takes its workers and ffmpeg too
@@ -151,7 +160,7 @@ def test_killed_once_its_traces_are_written_then_skip_existing_keeps_each_step_o
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
-    while not any("traces" in p.parts for p in out.rglob("part-*.parquet")):
+    while not any("traces" in p.parts for p in out.rglob("*.parquet")):  # staged: being written
         assert run.poll() is None and time.monotonic() < deadline, "the run never wrote a trace file"
         time.sleep(0.002)
     os.killpg(run.pid, signal.SIGKILL)

@@ -4,6 +4,7 @@ roll back, retract, adopt a folder written before commit markers, and read commi
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from emotrace.schemas import naming
+from emotrace.schemas.records import StagedFile
 from emotrace.transforms import publish
 from emotrace.transforms.faults import FaultPlan, InjectedFault
 
@@ -94,12 +96,67 @@ def test_a_folder_written_before_commit_markers_keeps_what_it_had(tmp_path: Path
     assert publish.recover(str(out)) == []
 
 
+def _staged(out: Path, run_id: str, day: str, statuses: list[str]) -> StagedFile:
+    """A writer's file (a staged name) of videos rows with ``statuses``."""
+    uri = naming.staged_part_path(naming.staging_dir(str(out), run_id), "videos", day, uuid.uuid4().hex)
+    Path(uri).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"run_id": [run_id] * len(statuses), "status": statuses}), uri)
+    return StagedFile("videos", day, uri)
+
+
 def test_an_unreconciled_run_is_never_published(tmp_path: Path):
     out = tmp_path / "out"
-    _stage(out, "r1")  # two videos rows
+    files = (_staged(out, "r1", DAYS[0], ["ok"]), _staged(out, "r1", DAYS[1], ["failed"]))
     with pytest.raises(publish.UnreconciledRun, match="3 inputs but 2 videos rows"):
-        publish.commit_run([], str(out), "r1", 3, None)
+        publish.commit_run(publish.Ledger(files, 3, 0), str(out), "r1", None)
     assert _visible(out) == [] and publish.committed_runs(str(out)) == set()
-    assert publish.commit_run([], str(out), "r1", 2, None) == "r1"
+    assert publish.read_ledger(str(out), "r1")["reconciled"] is False
+    assert publish.commit_run(publish.Ledger(files, 5, 3), str(out), "r1", None) == "r1"
     marker = json.loads((out / "_runs" / "r1.json").read_text())
-    assert marker["by_status"] == {"ok": 2} and marker["rows"]["videos"] == 2
+    assert marker["by_status"] == {"ok": 1, "failed": 1} and marker["rows"]["videos"] == 2
+    assert marker["inputs"] == 2 and marker["already_ok"] == 3
+    assert _visible(out) == [f"videos/posted_date={d}/part-r1-00000.parquet" for d in DAYS]
+
+
+def test_only_reported_files_are_published_with_shards_in_staged_name_order(tmp_path: Path):
+    """Two files of one partition get shards 0 and 1 by their staged names; a stray file a failed
+    bundle left (never reported) is not published and goes with the staging folder."""
+    out = tmp_path / "out"
+    files = sorted([_staged(out, "r1", DAYS[0], ["ok"]), _staged(out, "r1", DAYS[0], ["ok", "ok"])])
+    stray = _staged(out, "r1", DAYS[0], ["ok"])
+    rows = [pq.read_table(f.uri).num_rows for f in files]
+    publish.commit_run(publish.Ledger(tuple(reversed(files)), 3, 0), str(out), "r1", None)
+    day = out / "videos" / f"posted_date={DAYS[0]}"
+    assert sorted(p.name for p in day.iterdir()) == ["part-r1-00000.parquet", "part-r1-00001.parquet"]
+    assert [pq.read_table(day / f"part-r1-0000{i}.parquet").num_rows for i in (0, 1)] == rows
+    assert not Path(stray.uri).exists() and not (out / "_staging").exists()
+    intent = publish.final_moves(files, naming.staging_dir(str(out), "r1"), "r1")
+    assert [dst for _, dst in intent] == [
+        f"videos/posted_date={DAYS[0]}/part-r1-00000.parquet",
+        f"videos/posted_date={DAYS[0]}/part-r1-00001.parquet",
+    ]
+
+
+def test_a_run_with_nothing_to_do_publishes_nothing_and_leaves_its_counts(tmp_path: Path):
+    out = tmp_path / "out"
+    publish.commit_run(publish.Ledger((), 4, 4), str(out), "r1", None)
+    assert publish.committed_runs(str(out)) == set()
+    assert publish.read_ledger(str(out), "r1") == {
+        "inputs": 0, "already_ok": 4, "by_status": {}, "rows": {"traces": 0, "videos": 0, "tracks": 0},
+        "reconciled": True,
+    }  # fmt: skip
+    # Where no launcher read it (a flex template), the next run's recovery removes it.
+    assert publish.recover(str(out)) == ["removed the staging folder of run r1, which had nothing to do"]
+    assert not (out / "_staging").exists()
+
+
+def test_a_cut_short_publication_of_staged_names_is_finished_by_the_next_run(tmp_path: Path):
+    out = tmp_path / "out"
+    files = (_staged(out, "r1", DAYS[0], ["ok"]), _staged(out, "r1", DAYS[1], ["ok"]))
+    with pytest.raises(InjectedFault):
+        publish.commit_run(
+            publish.Ledger(files, 2, 0), str(out), "r1", FaultPlan("publish", str(tmp_path / "h"))
+        )
+    assert publish.committed_runs(str(out)) == set()
+    assert publish.recover(str(out)) == ["finished publishing run r1"]
+    assert _visible(out) == [f"videos/posted_date={d}/part-r1-00000.parquet" for d in DAYS]

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import apache_beam as beam
 import numpy as np
 
 from emotrace.features.blend import window_weights, without_inputs
 from emotrace.schemas.config import GridConfig
 from emotrace.schemas.keys import key_of
-from emotrace.schemas.records import SegmentTracks, StepWindow, TrackSums, VideoRef, WindowPrediction
-from emotrace.transforms.tracks import STEPS, TRACKS, stitch_video
+from emotrace.schemas.records import (
+    PartitionRow,
+    SegmentTracks,
+    StepsWritten,
+    StepWindow,
+    TrackSummary,
+    TrackSums,
+    VideoRef,
+    WindowPrediction,
+)
+from emotrace.transforms.tracks import stitch_video
 
 REF = VideoRef("/v/long.mp4", "long", "u1", "2026-11-30T10:00:00Z")
 GRID = GridConfig(hop_steps=5)
@@ -50,12 +58,13 @@ def test_rows_are_blended_written_once_and_stitched():
     preds = [_pred(s, 0, range(0, 50), 0.1) for s in range(0, 50, 5)]
     preds += [_pred(s, 3, range(50, 100), 0.0) for s in range(30, 100, 5)]
     out = list(stitch_video((key_of(REF), {"windows": preds, "segments": _segments()}), GRID, "r1", "h1"))
-    rows = [o for o in out if not isinstance(o, beam.pvalue.TaggedOutput)]
-    steps = [o.value for o in out if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == STEPS]
-    tracks = [o.value for o in out if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == TRACKS]
+    rows = [o for o in out if isinstance(o, PartitionRow)]
+    steps = [o for o in out if isinstance(o, StepsWritten)]
+    tracks = [o for o in out if isinstance(o, TrackSummary)]
+    assert len(rows) + len(steps) + len(tracks) == len(out)  # one output, every element one of three kinds
     by_step = {round(r["t_s"] / 0.2): r for _, r in rows}
     assert sorted(by_step) == list(range(100)) and len(rows) == 100  # every step once
-    assert steps == [(key_of(REF), 100)]
+    assert steps == [StepsWritten(key_of(REF), 100)]
     assert {r["track_id"] for _, r in rows} == {0} and all(r["is_primary"] for _, r in rows)
     assert len(tracks) == 1 and tracks[0].n_steps == 100
     # Every window gives step s the same arousal (value + s / 100), so the blend is that exactly, and
@@ -76,9 +85,7 @@ def test_a_step_is_the_weighted_mean_of_the_windows_over_it():
         p = _pred(s, 0, range(100), 0.0)
         preds.append(p._replace(arousal=np.full(W, k, np.float32)))
     out = stitch_video((key_of(REF), {"windows": preds, "segments": _segments()[:1]}), GRID, "r", "h")
-    by_step = {
-        round(r["t_s"] / 0.2): r for o in out if not isinstance(o, beam.pvalue.TaggedOutput) for r in [o[1]]
-    }
+    by_step = {round(o.row["t_s"] / 0.2): o.row for o in out if isinstance(o, PartitionRow)}
     w = window_weights(W)
     expected = sum(w[47 - 5 * k] * k for k in range(5, 10)) / sum(w[47 - 5 * k] for k in range(5, 10))
     assert abs(by_step[47]["arousal"] - expected) < 1e-5

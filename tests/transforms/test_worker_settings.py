@@ -35,13 +35,21 @@ def test_no_other_product_module_changes_process_wide_settings() -> None:
 
     # The training command is its own process and sets its threads in its entry point (and in model/'s
     # training loops, which only it runs); every process that runs analyze's stages goes through worker.py.
-    allowed = {"transforms/worker.py", "media/malloc.py", "pipelines/train_real.py"}
+    allowed = {"transforms/worker.py", "media/malloc.py", "media/gc_freeze.py", "pipelines/train_real.py"}
     found = []
     for layer in ("media", "features", "schemas", "transforms", "pipelines"):
         for path in sorted((REPO / layer).glob("*.py")):
             text = path.read_text(encoding="utf-8")
             rel = str(path.relative_to(REPO))
-            for call in ("set_num_threads(", "bound_heap_growth()", "mallopt("):
+            for call in (
+                "set_num_threads(",
+                "bound_heap_growth()",
+                "mallopt(",
+                "gc.freeze(",
+                "gc.disable(",
+                "freeze_loaded_objects(",
+                "frozen_after_loading(",
+            ):
                 if call in text and rel not in allowed:
                     found.append(f"{rel}: {call}")
     assert found == []

@@ -1,27 +1,34 @@
-"""The partitioned writer checks every row against its table before a file exists (issue 17)."""
+"""The partitioned writer checks every row against its table before it reaches a file (issue 17), in
+the streaming writer of issue 16: a misshapen row raises before any row group holding it is written."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from emotrace.schemas.records import TrackSummary, VideoRef
 from emotrace.schemas.rows import track_row
 from emotrace.schemas.tables import TRACKS, RowShapeError
-from emotrace.transforms.partitioned import write_group
+from emotrace.transforms.partitioned import PartFile
 
 ROW = track_row(
     TrackSummary(VideoRef("/v/a.mp4", "a", "u", None), 1, 0.0, 2.0, 10, 0.5, 0.25, True), "r", "h"
 )
 
 
-def test_the_writer_writes_no_file_for_a_misshapen_row(tmp_path: Path) -> None:
-    good = tmp_path / "good.parquet"
-    assert write_group(str(good), [ROW], TRACKS) == str(good)
-    assert pq.read_table(good).to_pylist() == [ROW]
-    bad = tmp_path / "bad.parquet"
+def test_the_writer_writes_no_row_group_with_a_misshapen_row(tmp_path: Path) -> None:
+    good = PartFile(str(tmp_path / "good.parquet"), TRACKS)
+    good.add(ROW)
+    good.close()
+    assert pq.read_table(tmp_path / "good.parquet").to_pylist() == [ROW]
+    bad = PartFile(str(tmp_path / "bad.parquet"), TRACKS)
+    bad.add(ROW)
+    bad.add({**ROW, "extra": 1})
     with pytest.raises(RowShapeError):
-        write_group(str(bad), [ROW, {**ROW, "extra": 1}], TRACKS)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.parquet"]  # nothing half-written left
+        bad.close()
+    bad.abort()  # what a failed bundle does: the file is never reported, never published
+    with pytest.raises(pa.ArrowInvalid):  # no footer, no row group: nothing readable was written
+        pq.read_table(tmp_path / "bad.parquet")
