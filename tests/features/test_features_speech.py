@@ -7,7 +7,7 @@ import pytest
 
 from emotrace.datasets.sample_posts import speech_like
 from emotrace.features.acoustics import AUDIO_FEATURE_NAMES, step_features
-from emotrace.features.speech import SpeechActivity
+from emotrace.features.speech import SpeechActivity, SpeechActivityConfig, noise_floor
 from emotrace.schemas.config import AudioConfig
 from tests.features.espeak import SENTENCES, espeak_speech
 
@@ -86,6 +86,52 @@ def test_stream_chunking_does_not_change_speech_prob() -> None:
     streamed = SpeechActivity(STEP_S)
     parts = [streamed.update(feats[a:b]) for a, b in ((0, 3), (3, 3), (3, 11), (11, len(feats)))]
     np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def _rows_with_long_phrases(seed: int, n: int = 150) -> np.ndarray:
+    """Real step rows whose loudness is a random sequence of stretches of 1-40 steps at -65..-15 dBFS:
+    loud stretches far longer than the floor's look-back, so a floor started later could differ."""
+    rng = np.random.default_rng(seed)
+    feats = step_features(speech_like(n * STEP_S, SR, rng), CFG, STEP_S)[:n]
+    levels = np.concatenate([np.full(int(rng.integers(1, 41)), rng.uniform(-65.0, -15.0)) for _ in range(n)])
+    feats[:, LOUD] = levels[:n]
+    return feats
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_speech_prob_from_any_start_lookback_steps_back_is_the_uncut_one(seed: int) -> None:
+    # What a segment of a long video relies on: its preroll starts >= H steps before the steps it needs.
+    feats = _rows_with_long_phrases(seed)
+    h = SpeechActivityConfig().lookback_steps(STEP_S)
+    assert h == 10  # 2 s at 0.2 s steps (features/segments.py's preroll covers it)
+    whole = SpeechActivity(STEP_S).update(feats)
+    short_differs = False
+    for a in range(1, len(feats) - h):
+        part = SpeechActivity(STEP_S).update(feats[a:])
+        np.testing.assert_array_equal(part[h:], whole[a + h :], err_msg=f"started at step {a}")
+        short_differs |= bool(part[h - 1] != whole[a + h - 1])
+    assert short_differs  # one step less is not enough somewhere: the look-back is really used
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_floor_in_random_chunks_is_the_uncut_floor(seed: int) -> None:
+    feats = _rows_with_long_phrases(seed)
+    whole = SpeechActivity(STEP_S).update(feats)
+    rng = np.random.default_rng(seed)
+    cuts = np.sort(rng.integers(0, len(feats), size=12))  # chunks of 0 to many steps, some > H
+    streamed = SpeechActivity(STEP_S)
+    parts = [streamed.update(feats[a:b]) for a, b in zip([0, *cuts], [*cuts, len(feats)], strict=True)]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def test_noise_floor_is_the_min_over_the_lookback_of_level_plus_rise() -> None:
+    loud = np.array([-60.0, -20.0, -20.0, -20.0, -20.0, -20.0, -50.0, -20.0])
+    floor = noise_floor(loud, 3, 2.0)  # look back 3 steps, climb 2 dB per step
+    np.testing.assert_allclose(floor, [-60, -58, -56, -54, -20, -20, -50, -48])
+    # Without a bound, the old recursion floor_k = min(L_k, floor_{k-1} + rise):
+    unbounded = np.minimum.accumulate(loud - 2.0 * np.arange(8)) + 2.0 * np.arange(8)
+    np.testing.assert_allclose(noise_floor(loud, 8, 2.0), unbounded)
+    assert noise_floor(np.zeros(0), 3, 2.0).shape == (0,)
 
 
 def test_floor_follows_a_louder_background_slowly() -> None:
