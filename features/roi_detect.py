@@ -14,7 +14,11 @@ RetinaFace's boxes *and* landmarks, so alignment and the model's crops match ful
 
 Rules, per video, frames in time order:
 * full-frame detection on the first frame, then every ``detect_every_frames``-th frame: a face that
-  enters the picture is found there at the latest;
+  enters the picture is found there at the latest. Given the frames' grid steps, also on every step
+  that is a multiple of ``detect_every_frames``: the schedule is then anchored to the video, not to the
+  frame decoding started at, so a segment of a long video that starts decoding elsewhere (its preroll)
+  detects on the same frames as the uncut video from its first anchored step on, and gets the same
+  boxes and crops (hence the same mouth motion) there;
 * in between, each face of the previous frame takes the detection in its ROI that overlaps its last
   box most; when any of them finds none (occlusion, a scene cut, a fast move), or two of them take
   the same face (faces crossing), the frame falls back to full-frame detection at once, so a face
@@ -84,12 +88,18 @@ class RoiFaceDetector:
             return float(self.cfg.min_face_px)
         return self.cfg.min_face_px * frame.shape[1] / self._source_w
 
-    def detect(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[FaceDetection]]:
-        """Faces in each of ``frames`` (uint8[H, W, 3] RGB, consecutive analysis frames), in order."""
+    def detect(
+        self, frames: np.ndarray | Sequence[np.ndarray], steps: Sequence[int] | None = None
+    ) -> list[list[FaceDetection]]:
+        """Faces in each of ``frames`` (uint8[H, W, 3] RGB, consecutive analysis frames), in order.
+        ``steps``: the frames' grid steps, which anchor the full-frame schedule to the video; None
+        counts frames from the first one this detector saw."""
         if self.cfg.detect_every_frames == 1:
             self.n_full += len(frames)
             return self._full(frames)
-        return [self._one(frame) for frame in frames]
+        if steps is None:
+            steps = range(self._frame + 1, self._frame + 1 + len(frames))
+        return [self._one(frame, step) for frame, step in zip(frames, steps, strict=True)]
 
     def _full(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[FaceDetection]]:
         """The full-frame pass (``features.full_frame``): proposals, small faces confirmed zoomed. A
@@ -103,13 +113,14 @@ class RoiFaceDetector:
             self.detector, frames, min_face, cfg.roi_px, side, cfg.score_threshold, cfg.nms_threshold
         )
 
-    def _one(self, frame: np.ndarray) -> list[FaceDetection]:
-        self._frame += 1
+    def _one(self, frame: np.ndarray, step: int) -> list[FaceDetection]:
+        self._frame = step
         recovering = self._frame <= self._recover_until
         every = self.cfg.detect_every_frames
+        anchored = step % every == 0  # the video's own schedule, wherever decoding started
         if recovering:
             every = max(1, every // 2)
-        due = self._since_full is None or self._since_full + 1 >= every
+        due = self._since_full is None or self._since_full + 1 >= every or anchored
         if not due:
             self._since_full += 1
             if not self._last:

@@ -9,8 +9,9 @@ the one the uncut video gives, and each step is written by exactly one segment (
 
 What a cut does change is the state the decoders and trackers start from, and both kinds are restored:
 
-* audio descriptors and speech activity look back in time, and the face tracker needs a few frames to
-  settle: each segment decodes ``preroll_s`` before its first window without writing it;
+* audio descriptors, speech activity (its noise floor) and the speaking evidence look back in time, and
+  the face tracker remembers a missing face for a while: each segment decodes a preroll before its first
+  window without writing it, long enough to cover all of these (``preroll_steps``);
 * track ids are per tracker, i.e. per segment: ``stitch_tracks`` matches the tracks of segment k's
   preroll to those of segment k-1's last steps (the same frames, seen by both trackers) by box overlap,
   and numbers the stitched tracks of the whole video.
@@ -27,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from emotrace.features.speech import SpeechActivityConfig
 from emotrace.features.track_stats import merge_sums
 from emotrace.features.tracking import iou_matrix
 from emotrace.schemas.boxes import FracCorners
@@ -103,14 +105,27 @@ def decode_from(start: int, cfg: AnalyzeConfig) -> int:
 
 
 def preroll_steps(cfg: AnalyzeConfig) -> int:
-    """Steps a segment decodes before its first window: ``preroll_s``, and at least one step more than
-    the tracker keeps a missing face (``track_max_missed_steps``) and than the speaking evidence looks
-    back (``SpeakingConfig.half_steps``). A face the uncut video's tracker still
-    carries across the cut was then seen somewhere in the preroll, by both segments' trackers, so the
-    stitch finds it; one unseen for longer is a new track in the uncut video too. (With a shorter preroll,
-    a face hidden from shortly before a cut until the cut got a new id only in the segmented run.)"""
-    floor = max(cfg.faces.track_max_missed_steps, cfg.speaking.half_steps) + 1  # the speaking evidence too
-    return max(cfg.segments.preroll_steps(cfg.grid), floor)
+    """Steps a segment decodes before its first window: ``preroll_s``, and at least what the state at
+    the first owned window's steps remembers, so a segment computes them as the uncut video does:
+
+    * the tracker keeps a missing face ``track_max_missed_steps``: one step more, and a face the uncut
+      video's tracker still carries across the cut was seen somewhere in the preroll, by both segments'
+      trackers, so the stitch finds it (with a shorter preroll, a face hidden from shortly before a cut
+      until the cut got a new id only in the segmented run);
+    * ``speech_prob`` at a step looks back ``H`` steps (the noise floor, ``features/speech.py``), the
+      speaking evidence ``SpeakingConfig.half_steps`` before the window, and the first decoded step's
+      audio descriptors miss the context before it: ``H + half_steps + 1``;
+    * the mouth motion behind that evidence compares a crop with the one a step before, and crops are
+      the uncut video's from the first step where full-frame detection runs on the video's own
+      schedule (a multiple of ``detect_every_frames``, ``features/roi_detect.py``) on:
+      ``detect_every_frames + half_steps``.
+
+    With the defaults 14 steps (2.8 s; the speech term): each segment of a long video decodes 2.8 s
+    more than it writes, 0.6 s more than the 2.2 s before speaking."""
+    tracker = cfg.faces.track_max_missed_steps + 1
+    speech = SpeechActivityConfig().lookback_steps(cfg.grid.step_s) + cfg.speaking.half_steps + 1
+    mouths = cfg.faces.detect_every_frames + cfg.speaking.half_steps
+    return max(cfg.segments.preroll_steps(cfg.grid), tracker, speech, mouths)
 
 
 def _match(

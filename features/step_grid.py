@@ -95,7 +95,8 @@ class StepGrid:
         i0, i1 = keep[0][0], keep[-1][0] + 1
         # Kept frames are nearly always a run: slice them (a view) rather than copy a chunk's 35 MB.
         run = i1 - i0 == len(keep)
-        detections = self._faces_in.detect(chunk.frames[i0:i1] if run else chunk.frames[[i for i, _ in keep]])
+        frames = chunk.frames[i0:i1] if run else chunk.frames[[i for i, _ in keep]]
+        detections = self._faces_in.detect(frames, [step for _, step in keep])
         for (i, step), dets in zip(keep, detections, strict=True):
             owned = self.span.owns(step)
             for face in track_faces(chunk.frames[i], dets, self._tracker, step, self.crop_px):

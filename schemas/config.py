@@ -153,9 +153,11 @@ class SegmentConfig:
 
     Cuts fall on the windows' hop grid, and each segment decodes every window that overlaps the steps it
     owns (writes), so every window, and hence every prediction, is the same as without segments. Before
-    the first of those windows, a segment decodes ``preroll_s`` more (not before 0) without writing it:
-    the audio descriptors' context and the face tracker warm up there, and the tracks seen before the
-    first owned step are matched to the previous segment's (``features/segments.py``).
+    the first of those windows, a segment decodes ``preroll_s`` more (not before 0), or more where the
+    state of its first windows remembers more (``features.segments.preroll_steps``: 2.8 s by default),
+    without writing it: the audio descriptors' context, ``speech_prob``'s noise floor, the speaking
+    evidence and the face tracker warm up there, and the tracks seen before the first owned step are
+    matched to the previous segment's (``features/segments.py``).
     """
 
     segment_s: float = 60.0  # target length; 0 turns segmenting off

@@ -131,7 +131,27 @@ def test_a_face_gone_for_good_ends_the_faster_schedule_when_its_track_would_end(
     fake = _Blinking()
     cfg = FaceConfig(detect_every_frames=10, track_max_missed_steps=10)
     RoiFaceDetector(fake, cfg).detect(blinking_frames([i < 5 for i in range(40)]))
-    assert fake.full == [0, 5, 10, 15, 25, 35]  # every 5th up to frame 15 (5 + 10), every 10th after
+    # Every 5th up to frame 15 (5 + 10), then back on the video's schedule: every multiple of 10.
+    assert fake.full == [0, 5, 10, 15, 20, 30]
+
+
+def test_the_schedule_is_the_videos_wherever_decoding_starts() -> None:
+    # A segment of a long video starts decoding at step 7 (its preroll): from step 10 on it runs
+    # full-frame detection on the same frames as the uncut video, around a short loss (22-24) too.
+    # (The faces found agree from there unless a face moves more than a quarter of its side per frame:
+    # the ROI's look-ahead carries the move of the frames before; this fake's ROI answers drift so.)
+    cfg = FaceConfig(detect_every_frames=10, track_max_missed_steps=10)
+    frames = blinking_frames([not 22 <= i < 25 for i in range(50)])
+    whole_fake, part_fake = _Blinking(), _Blinking()
+    whole = RoiFaceDetector(whole_fake, cfg).detect(frames, range(50))
+    part = RoiFaceDetector(part_fake, cfg).detect(frames[7:], range(7, 50))
+    assert part_fake.full[:2] == [7, 10]
+    assert part_fake.full[1:] == [i for i in whole_fake.full if i >= 10] == [10, 20, 22, 27, 30, 40]
+    assert [bool(f) for f in part] == [bool(f) for f in whole[7:]]
+    # Counted from the first frame instead (no steps), the segment's schedule would be 7, 17, 27...
+    unanchored = _Blinking()
+    RoiFaceDetector(unanchored, cfg).detect(frames[7:])
+    assert unanchored.full[:2] == [7, 17]
 
 
 @pytest.mark.media

@@ -82,9 +82,12 @@ def _frames(n_steps: int, first: int, right_on: tuple[int, int], left_off: tuple
 
 
 def _audio(n_steps: int, first: int):
-    """A deterministic voice-like signal sampled from step ``first`` on, in 1.3 s chunks."""
+    """A deterministic voice-like signal sampled from step ``first`` on, in 1.3 s chunks, with a 1.2 s
+    pause (-34 dB) after every 3.6 s of voice or so: the noise floor under ``speech_prob`` is low after
+    a pause and climbs during the voice, so a segment must see what the uncut video saw before it."""
     t = np.arange(first * SR // 5, n_steps * SR // 5) / SR
-    x = (0.2 + 0.15 * np.sin(2 * np.pi * 0.7 * t)) * np.sin(2 * np.pi * (180 + 40 * np.sin(t)) * t)
+    level = np.where((np.floor(t / 0.6) * 7) % 11 < 2, 0.02, 1.0)
+    x = level * (0.2 + 0.15 * np.sin(2 * np.pi * 0.7 * t)) * np.sin(2 * np.pi * (180 + 40 * np.sin(t)) * t)
     x = x.astype(np.float32)
     chunk = int(1.3 * SR)
     for i in range(0, len(x), chunk):
@@ -128,6 +131,7 @@ def _windows(windows, lane_of=lambda w: w.track_id):
             w.face_mask.copy(),
             np.where(w.audio_mask[:, None], w.audio, 0.0),
             w.audio_mask.copy(),
+            np.stack([w.speech_prob, np.full(len(w.valid), np.nan) if w.speaking is None else w.speaking]),
         )
     return out
 
@@ -173,8 +177,7 @@ def test_segments_stitch_into_the_uncut_trace(n_steps, segment_windows, preroll_
     for key, (face, audio, has_audio) in expected.items():
         g_face, g_audio, g_has_audio = got[key]
         assert (g_face, g_has_audio) == (face, has_audio), key
-        # After the preroll the descriptors have their full context again: the same to float noise,
-        # except the slow ones (speech activity's running level) may differ in the last digits.
+        # After the preroll the descriptors have their full context again: the same to float noise.
         np.testing.assert_allclose(g_audio, audio, rtol=1e-3, atol=1e-3, err_msg=str(key))
     _assert_same_windows(whole, got_windows, mapping)
     # Stitched track sums add up to the uncut video's.
@@ -190,13 +193,15 @@ def _assert_same_windows(whole, segments, mapping):
     union: dict = {}
     for k, windows in enumerate(segments):
         lane = lambda w, k=k: None if w.track_id is None else mapping[(k, w.track_id)]  # noqa: E731
-        for key, (valid, face, audio, has_audio) in _windows(windows, lane).items():
+        for key, (valid, face, audio, has_audio, speech) in _windows(windows, lane).items():
             assert key in expected, f"segment {k} cut a window {key} the uncut video does not have"
-            e_valid, e_face, e_audio, e_has_audio = expected[key]
+            e_valid, e_face, e_audio, e_has_audio, e_speech = expected[key]
             assert not (valid & ~e_valid).any(), key
             np.testing.assert_array_equal(face, e_face, err_msg=f"segment {k}, window {key}: faces")
             np.testing.assert_array_equal(has_audio, e_has_audio, err_msg=f"segment {k}, window {key}")
             np.testing.assert_allclose(audio, e_audio, rtol=1e-3, atol=1e-3, err_msg=f"segment {k}, {key}")
+            # speech_prob and speaking (row 0, row 1) bit for bit: the preroll covers their look-back.
+            np.testing.assert_array_equal(speech, e_speech, err_msg=f"segment {k}, {key}: speech, speaking")
             union[key] = union.get(key, np.zeros_like(valid)) | valid
     assert sorted(union, key=str) == sorted(expected, key=str)
     for key, valid in union.items():
@@ -209,8 +214,10 @@ def test_plan_cuts_on_whole_windows_and_keeps_a_short_tail_with_its_neighbour():
     assert plan_segments(0, cfg) == [(0, 0, None)]  # unknown length: not cut
     spans = plan_segments(18_000, cfg)  # one hour
     assert len(spans) == 60 and all(start % 25 == 0 for _, start, _ in spans)
-    # Each decodes 11 steps before its first window: one more than the tracker keeps a missing face.
-    assert spans[1] == (289, 300, 600) and spans[-1] == (17_689, 17_700, None)
+    # Each decodes 14 steps before its first window: the noise floor's 10-step (2 s) look-back under
+    # speech_prob, the speaking evidence's 3 steps before the window, and the first decoded step, whose
+    # audio descriptors lack the context before it (more than the tracker's 10 + 1).
+    assert spans[1] == (286, 300, 600) and spans[-1] == (17_686, 17_700, None)
     # 89 s: a 29 s remainder is less than half a segment -> one segment; 91 s -> two.
     assert len(plan_segments(445, cfg)) == 1 and len(plan_segments(455, cfg)) == 2
     assert plan_segments(18_000, _cfg(0.0)) == [(0, 0, None)]  # segmenting off
