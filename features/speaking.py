@@ -18,8 +18,12 @@ Method (issue 18; docs/speaking.md has the measurements and the limits):
    ``v = sigmoid((e - evidence_mid) / evidence_width)``: how likely this face talks at all.
 3. **Attribution** (``attribute``): at most one visible face speaks at a time. With independent ``v_g``
    for the faces visible at the step, ``P(f) = v_f prod_{g != f} (1 - v_g) / Z`` over the outcomes
-   "exactly one face speaks" and "none speaks" (``Z`` their total), and ``speaking_f = p * P(f)``.
-   ``p * P(none)`` is the voice's share that no visible face explains (a voice-over).
+   "exactly one face speaks" and "none speaks" (``Z`` their total), and ``speaking_f = t * P(f)``, with
+   ``t`` the step's turn activity (``turn_activity``): the highest ``speech_prob`` within ``turn_steps``
+   (2) steps, so a pause of up to 0.6 s between two voiced steps, or 0.4 s around a phrase, stays the
+   talker's turn (the hangover of a voice-activity detector; the speaker keeps the audio of their own
+   pauses instead of dropping to the face-only path every few syllables). ``t * P(none)`` is the
+   voice's share that no visible face explains (a voice-over).
 
 The model's audio input for a face row is gated at ``gate`` (``SpeakingConfig.gate``, 0.5): since the
 ``speaking`` values of one step sum to at most 1, at most one face per step gets the voice.
@@ -134,6 +138,16 @@ def attribute(v: np.ndarray, speech: float) -> tuple[np.ndarray, float]:
     return speech * one / z, speech * none / z
 
 
+def turn_activity(speech: np.ndarray, reach: int) -> np.ndarray:
+    """float64[n]: the highest ``speech`` (float[n], NaN: no soundtrack) within ``reach`` steps of each
+    step; NaN where the step itself has no soundtrack."""
+    speech = np.asarray(speech, np.float64)
+    known = np.where(np.isfinite(speech), speech, -np.inf)
+    padded = np.concatenate([np.full(reach, -np.inf), known, np.full(reach, -np.inf)])
+    turn = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1).max(axis=1)
+    return np.where(np.isfinite(speech), turn, np.nan)
+
+
 def lane_speaking(
     motion: dict[int, np.ndarray], present: dict[int, np.ndarray], speech: np.ndarray, cfg: SpeakingConfig
 ) -> dict[int, np.ndarray]:
@@ -141,11 +155,12 @@ def lane_speaking(
     soundtrack. ``motion``: net mouth motion per track, float[n]; ``present``: bool[n] per track;
     ``speech``: float[n] ``speech_prob`` (NaN: no soundtrack)."""
     v = {t: talking_evidence(m, speech, cfg) for t, m in motion.items()}
+    turn = turn_activity(speech, cfg.turn_steps)
     out = {t: np.full(len(speech), np.nan, np.float32) for t in motion}
     for i in np.flatnonzero(np.isfinite(speech)):
         seen = [t for t in motion if present[t][i]]
         if seen:
-            shares, _ = attribute(np.array([v[t][i] for t in seen]), float(speech[i]))
+            shares, _ = attribute(np.array([v[t][i] for t in seen]), float(turn[i]))
             for t, s in zip(seen, shares, strict=True):
                 out[t][i] = s
     return out

@@ -179,11 +179,18 @@ class SpeakingConfig:
     """Active-speaker attribution (features/speaking.py, docs/speaking.md); in ``config_hash``."""
 
     half_steps: int = 3  # evidence window: 3 steps either side (1.4 s at 0.2 s steps)
+    turn_steps: int = 2  # a voice step's turn reaches 2 steps either side: short pauses stay the talker's
     rest_weight: float = 0.5  # how much mouth motion in pauses counts against a face
     evidence_mid: float = 0.05  # net mouth motion (patch std units) at which v = 0.5
     evidence_width: float = 0.015  # logistic width: v(0) = 0.03, v(0.02) = 0.12, v(0.1) = 0.97
     gate: float = 0.5  # a face row gets the step's audio only when speaking >= gate
     voice_min_speech: float = 0.5  # a step "has a voice" when speech_prob >= this (voice-over rows)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.turn_steps <= self.half_steps:  # windows, segments keep half_steps around a step
+            raise ValueError(
+                f"turn_steps must be in [0, half_steps={self.half_steps}], got {self.turn_steps}"
+            )
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from emotrace.datasets import speaker_scenes as sc
 from emotrace.datasets.face_composites import pick_heads
 from emotrace.features.acoustics import N_AUDIO_FEATURES
 from emotrace.features.faces import FaceDetector
-from emotrace.features.speaking import MouthMotion, attribute, lane_speaking
+from emotrace.features.speaking import MouthMotion, attribute, lane_speaking, turn_activity
 from emotrace.features.step_grid import StepGrid, iter_step_windows
 from emotrace.media.decode import open_streams
 from emotrace.media.probe import probe
@@ -34,6 +34,24 @@ def test_attribution_shares_one_voice_and_leaves_the_rest_to_a_voice_over() -> N
     assert (both < CFG.speaking.gate).all() and both.sum() + none2 == pytest.approx(1.0)
     nobody, over = attribute(np.array([0.03, 0.02]), 1.0)  # still faces: the voice is someone else's
     assert over > 0.9 and (nobody < 0.05).all()
+
+
+def test_a_short_pause_stays_in_the_talkers_turn_a_long_one_does_not() -> None:
+    nan = np.nan
+    speech = np.array([nan, 0.9, 0.9, 0.02, 0.01, 0.9, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.9])
+    turn = turn_activity(speech, 2)
+    assert np.isnan(turn[0])  # no soundtrack: no turn either
+    np.testing.assert_allclose(turn[1:7], 0.9)  # a 0.4 s pause between voiced steps: bridged
+    np.testing.assert_allclose(turn[7:13], [0.9, 0.9, 0.0, 0.9, 0.9, 0.9])  # 0.4 s hangover each side
+    # The talking face keeps the audio of its own short pause; a still face gets nothing anywhere.
+    n = len(speech)
+    motion = {0: np.where(np.nan_to_num(speech) >= 0.5, 0.3, 0.0), 1: np.zeros(n)}  # it moves when voiced
+    present = {0: np.ones(n, bool), 1: np.ones(n, bool)}
+    out = lane_speaking(motion, present, speech, SpeakingConfig())
+    assert (out[0][1:7] >= SpeakingConfig().gate).all(), out[0]
+    assert out[0][9] == 0.0 and (out[1][1:] < 0.1).all()
+    with pytest.raises(ValueError, match="turn_steps"):
+        SpeakingConfig(half_steps=1, turn_steps=2)
 
 
 def test_a_still_crop_has_no_mouth_motion_and_a_moving_mouth_has() -> None:
