@@ -48,7 +48,7 @@ from emotrace.datasets.synth_audio import (
 )
 from emotrace.datasets.synth_face import FaceCues, astronaut_rig, camera_crop, occlude, render_expression
 
-GENERATOR_VERSION = "synth-v2"  # bump when the generator's output changes, so caches and versions follow
+GENERATOR_VERSION = "synth-v3"  # bump when the generator's output changes, so caches and versions follow
 LABEL_RATE_HZ = 25.0  # one label every 40 ms, like RECOLA / AVEC 2016
 MANIFEST_COLUMNS = ("video_uri", "post_id", "labels_uri", "split", "duration_s")
 
@@ -171,7 +171,7 @@ def render_frames(plan: PostPlan, envelope_at: np.ndarray, cfg: SynthConfig) -> 
         nu = float(np.interp(t, plan.t_s, plan.brow_nuisance))
         cues = FaceCues(
             smile=v,
-            open=float(envelope_at[i]) * (0.45 + 0.35 * a),
+            open=float(envelope_at[i]) * (0.6 + 0.3 * a),  # 0.3-0.9: a talker's mouth opens at any arousal
             brow=0.45 * a + 0.55 * nu,
             knit=0.6 * max(0.0, -v),
         )

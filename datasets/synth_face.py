@@ -28,7 +28,12 @@ __all__ = ["FaceCues", "FaceRig", "astronaut_rig", "camera_crop", "occlude", "re
 # Displacement amplitudes in source (512 px photo) pixels at cue = +-1. The face is ~120 px tall in the
 # photo and ~75 px of it reaches a 64 px aligned crop, so 10 px here is ~6 px in the model's input.
 SMILE_PX = 10.0
-OPEN_PX = 7.0
+# Jaw and lip opening at open = 1: 14 px, ~12 % of the face's height (real open vowels drop the jaw and
+# lower lip 10-20 mm on a ~180 mm face). Speaking reaches open 0.6 at neutral arousal (synth.py): ~8 px,
+# ~5 px in the aligned crop. With 7 px and 0.45 (synth-v2) the mouth moved too little to be seen talking:
+# the net mouth motion of features/speaking.py rose +0.06 over the closed mouth's, +0.14 on the real GRID
+# talkers (docs/speaking.md); with 14 px and 0.6, +0.14.
+OPEN_PX = 14.0
 BROW_PX = 6.0
 KNIT_PX = 3.0
 _AMPLITUDES = WarpAmplitudes(SMILE_PX, OPEN_PX, BROW_PX, KNIT_PX)
