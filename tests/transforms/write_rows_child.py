@@ -33,7 +33,7 @@ def rows(chunk: int, n: int) -> Iterator[PartitionRow]:
                 "attn_audio_valence": 0.7, "model_version": "synthetic-demo-0123456789",
                 "run_id": "mem", "pipeline_version": "0.1.0", "config_hash": "0123456789ab",
                 "face_score": 0.9, "face_x": 0.1, "face_y": 0.2, "face_w": 0.3, "face_h": 0.4,
-                "is_primary": i % 3 == 1,
+                "is_primary": i % 3 == 1, "speaking": 0.7 if i % 3 else None,
             },
         )  # fmt: skip
 
