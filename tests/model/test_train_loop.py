@@ -66,10 +66,12 @@ def test_cache_key_follows_the_config(tiny_corpus, tmp_path):
 def test_loss_decreases_and_resume_is_bit_identical(tiny_corpus, tmp_path):
     _, windows = tiny_corpus
     train = concat(windows)
-    cfg = TrainConfig(epochs=4, batch_windows=4, lr=3e-3, patience=10, seed=3)
+    # 8 epochs: the tiny model's loss is noisy from epoch to epoch (on synth-v3's posts 3.79, 3.75, 3.65,
+    # 3.84, 3.50, 3.33, 2.74, 2.76: 4 epochs ended on the bump), and 8 show a clear fall.
+    cfg = TrainConfig(epochs=8, batch_windows=4, lr=3e-3, patience=10, seed=3)
     full = train_model(_model_cfg(), train, None, cfg)
     losses = [row["loss"] for row in full.history]
-    assert losses[-1] < losses[0]
+    assert losses[-1] < 0.9 * losses[0], losses
 
     ck = str(tmp_path / "ck.pt")
     first = train_model(_model_cfg(), train, None, cfg, ck, max_epochs_this_run=2)
