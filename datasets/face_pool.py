@@ -12,7 +12,10 @@ what sadness, anger, disgust and fear move), a mirror image, detector-like landm
 greyscale, low resolution, JPEG and sensor noise. The student's input is the aligned 64 px RGB crop the
 pipeline would produce from the augmented picture; the teacher's is its own framing of the same picture
 (``teacher_crop``: fer's square face box with a margin, grey, 64 px), so each view is labelled by what
-the teacher sees in it. Deterministic: view ``k`` of face ``i`` draws from ``default_rng([seed, i, k])``.
+the teacher sees in it. Pictures also give ``wild_views`` views as a camera in the wild would capture
+them (``wild_view``, ``datasets.wild_capture``: tilt, defocus, low light, small faces, heavy JPEG),
+numbered from ``WILD_VIEW``; they train the face branch only. Deterministic: view ``k`` of face ``i``
+draws from ``default_rng([seed, i, k])``.
 Pure core: no Beam import.
 """
 
@@ -29,6 +32,7 @@ import numpy as np
 
 from emotrace.datasets.face_warp import ASTRONAUT_IOD_PX, FaceCues, WarpAmplitudes, face_roi, warp_region
 from emotrace.datasets.stills import largest, load_frame
+from emotrace.datasets.wild_capture import capture
 from emotrace.features.align import align_face
 from emotrace.schemas.config import AnalyzeConfig
 from emotrace.schemas.records import FaceDetection
@@ -39,6 +43,7 @@ TEACHER_MARGIN = 0.1  # fer pads its (Haar) face box by 10 px a side; a tenth of
 # than the synthetic corpus's subtle cues), for the two extra cues too.
 _PER_IOD = WarpAmplitudes(10.0, 7.0, 6.0, 3.0, 3.5, 3.5).scaled(1.3 / ASTRONAUT_IOD_PX)
 _MIRROR = [1, 0, 2, 4, 3]  # landmark order after a horizontal flip (right <-> left)
+WILD_VIEW = 100  # view numbers from here on are captured in the wild (``wild_view``); below, ``make_view``
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,13 @@ def _photometric(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def _mirror(img: np.ndarray, lm: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    w = img.shape[1]
+    lm = lm[_MIRROR].copy()
+    lm[:, 0] = w - 1 - lm[:, 0]
+    return np.ascontiguousarray(img[:, ::-1]), lm, np.array([w - 1 - box[2], box[1], w - 1 - box[0], box[3]])
+
+
 def make_view(
     frame: np.ndarray, det: FaceDetection, crop_px: int, rng: np.random.Generator | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -151,11 +163,7 @@ def make_view(
     iod = max(float(np.linalg.norm(lm[1] - lm[0])), 1.0)
     img = warp_region(frame, face_roi(lm, frame.shape), lm, sample_cues(rng), _PER_IOD.scaled(iod))
     if rng.random() < 0.5:
-        w = img.shape[1]
-        img = np.ascontiguousarray(img[:, ::-1])
-        lm = lm[_MIRROR].copy()
-        lm[:, 0] = w - 1 - lm[:, 0]
-        box = np.array([w - 1 - box[2], box[1], w - 1 - box[0], box[3]])
+        img, lm, box = _mirror(img, lm, box)
     # Photometry on the face's neighbourhood only (both crops lie inside it): cheap on big pictures.
     side = max(box[2] - box[0], box[3] - box[1])
     x0, y0 = int(max(0, box[0] - side)), int(max(0, box[1] - side))
@@ -164,6 +172,28 @@ def make_view(
     img[y0:y1, x0:x1] = _photometric(img[y0:y1, x0:x1], rng)
     lm_seen = lm + rng.normal(0.0, 0.03 * iod, lm.shape)  # the detector's landmarks wobble
     box_seen = box + rng.normal(0.0, 0.04 * side, 4)
+    return align_face(img, lm_seen.astype(np.float32), crop_px), teacher_crop(img, box_seen)
+
+
+def wild_view(
+    frame: np.ndarray, det: FaceDetection, crop_px: int, rng: np.random.Generator, warp_p: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """(student crop, teacher crop) of one face as captured in the wild (``datasets.wild_capture``): an
+    expression warp on half of them, a mirror on half, then the capture's defects on the whole picture,
+    and a detector that sees the degraded face (box jitter 6 % of its side, landmarks 3 % of the IOD)."""
+    lm = det.landmarks.astype(np.float64)
+    box = det.box.astype(np.float64)
+    img = frame
+    if rng.random() < warp_p:
+        iod = max(float(np.linalg.norm(lm[1] - lm[0])), 1.0)
+        img = warp_region(frame, face_roi(lm, frame.shape), lm, sample_cues(rng), _PER_IOD.scaled(iod))
+    if rng.random() < 0.5:
+        img, lm, box = _mirror(img, lm, box)
+    img, lm = capture(img, lm, box, rng)
+    side = max(box[2] - box[0], box[3] - box[1])
+    box_seen = box + rng.normal(0, 0.06 * side, 4)
+    iod = max(float(np.linalg.norm(lm[1] - lm[0])), 1.0)
+    lm_seen = lm + rng.normal(0.0, 0.03 * iod, lm.shape)
     return align_face(img, lm_seen.astype(np.float32), crop_px), teacher_crop(img, box_seen)
 
 
@@ -203,14 +233,20 @@ class FacePool:
         return len(self.base)
 
 
-def build_views(faces: Sequence[BaseFace], views: int, crop_px: int, seed: int) -> FacePool:
-    """``views`` views of each face (see the module docstring). View ``k`` of the face in frame ``f`` of
-    source ``s`` draws from ``default_rng([seed, s, f, k])``: independent of how sources are chunked."""
+def build_views(
+    faces: Sequence[BaseFace], views: int, crop_px: int, seed: int, wild_views: int = 0
+) -> FacePool:
+    """``views`` views of each face (see the module docstring), then ``wild_views`` captured in the wild
+    (``wild_view``), numbered from ``WILD_VIEW``. View ``k`` of the face in frame ``f`` of source ``s``
+    draws from ``default_rng([seed, s, f, k])``: independent of how sources are chunked."""
     crops, grey, view, source, frame = [], [], [], [], []
     for f in faces:
-        for k in range(views):
+        for k in [*range(views), *range(WILD_VIEW, WILD_VIEW + wild_views)]:
             rng = None if k == 0 else np.random.default_rng([seed, f.source, f.frame_index, k])
-            c, g = make_view(f.frame, f.detection, crop_px, rng)
+            if k >= WILD_VIEW:
+                c, g = wild_view(f.frame, f.detection, crop_px, rng)  # type: ignore[arg-type]
+            else:
+                c, g = make_view(f.frame, f.detection, crop_px, rng)
             crops.append(c)
             grey.append(g)
             view.append(k)

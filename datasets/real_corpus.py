@@ -185,15 +185,18 @@ def video_items(realdata: str) -> list[LabelledVideo]:
     return out
 
 
-def _pool_job(args: tuple[list[FaceSource], int, AnalyzeConfig, int, int, int, int]) -> FacePool:
+def _pool_job(args: tuple[list[FaceSource], int, AnalyzeConfig, int, int, int, int, int]) -> FacePool:
     from emotrace.datasets.window_cache import _detector
 
-    sources, first, cfg, crop_px, views_image, views_video, seed = args
+    sources, first, cfg, crop_px, views_image, views_video, seed, wild_image = args
     detector = _detector(cfg)
     pools = []
     for i, src in enumerate(sources):
         faces = list(iter_base_faces([src], cfg, detector, first_index=first + i))
-        pools.append(build_views(faces, views_image if src.kind == "image" else views_video, crop_px, seed))
+        if src.kind == "image":
+            pools.append(build_views(faces, views_image, crop_px, seed, wild_image))
+        else:
+            pools.append(build_views(faces, views_video, crop_px, seed))
     return concat_pools(pools)
 
 
@@ -205,11 +208,13 @@ def build_face_pool(
     views_video: int,
     seed: int,
     workers: int,
+    wild_image: int = 0,
 ) -> FacePool:
-    """Views of every face in ``sources`` (``datasets.face_pool``), built in ``workers`` processes."""
+    """Views of every face in ``sources`` (``datasets.face_pool``), built in ``workers`` processes;
+    pictures also get ``wild_image`` views captured in the wild."""
     chunk = max(1, len(sources) // (4 * max(workers, 1)))
     jobs = [
-        (list(sources[s : s + chunk]), s, cfg, crop_px, views_image, views_video, seed)
+        (list(sources[s : s + chunk]), s, cfg, crop_px, views_image, views_video, seed, wild_image)
         for s in range(0, len(sources), chunk)
     ]
     if workers > 1:

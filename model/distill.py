@@ -37,6 +37,9 @@ class DistillConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     temperature: float = 2.0
+    # Class-balanced sampling: a view is drawn with weight (frequency of its target's top class)^-balance.
+    # The pool is mostly neutral and happy; 0.5 halves that skew without repeating the few rare views often.
+    balance: float = 0.5
     seed: int = 0
     threads: int = 1
 
@@ -47,6 +50,18 @@ def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
     logp -= logp.max(axis=1, keepdims=True)
     q = np.exp(logp)
     return (q / q.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def epoch_order(target: np.ndarray, cfg: DistillConfig, epoch: int) -> np.ndarray:
+    """Indices of one epoch's views (int64[N]): a permutation, or with ``cfg.balance`` > 0 a draw with
+    replacement weighted towards the rare top classes of ``target`` (float32[N, K])."""
+    rng = np.random.default_rng([cfg.seed, epoch])
+    if cfg.balance <= 0:
+        return rng.permutation(len(target))
+    top = target.argmax(axis=1)
+    freq = np.bincount(top, minlength=target.shape[1]).astype(np.float64)
+    weight = freq[top] ** -cfg.balance
+    return rng.choice(len(target), size=len(target), p=weight / weight.sum())
 
 
 def _student_logits(model: FusedEmotionModel, head: nn.Linear, crops: torch.Tensor) -> torch.Tensor:
@@ -112,7 +127,7 @@ def distill_face(
     for epoch in range(cfg.epochs):
         t0 = time.monotonic()
         torch.manual_seed(cfg.seed * 100_003 + epoch)
-        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(crops))
+        order = epoch_order(target, cfg, epoch)
         model.face.train()
         losses = []
         for s in range(0, len(order), cfg.batch):

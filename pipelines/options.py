@@ -172,14 +172,14 @@ def _frame_args(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--max-side", type=int, action=in_range(32, 8192, "px"), default=None,
-        help=f"frames decoded at most this large on their longest side, and at least 640 px (default: the "
-        f"bundle's; {d.max_side_px} in shipped ones)",
+        help=f"frames decoded at most this large on their longest side, and at least 640 px (default and "
+        f"only choice: the bundle's, {d.max_side_px} in shipped ones)",
     )  # fmt: skip
     parser.add_argument(
         "--decode-scale", type=float, action=in_range(0.05, 1), default=None,
         help="frames decoded at this fraction of the video's size, within 640 px and --max-side: 720p "
-        f"at 854x480, 1080p at 1280x720 (1: full size, for faces under 20 px; default: the bundle's; "
-        f"{d.scale:.3g} in shipped ones)",
+        f"at 854x480, 1080p at 1280x720 (1: full size, for faces under 20 px, with a bundle trained so; "
+        f"default and only choice: the bundle's, {d.scale:.3g} in shipped ones)",
     )  # fmt: skip
 
 

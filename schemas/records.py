@@ -236,11 +236,49 @@ class StepsWritten(NamedTuple):
     n_rows: int
 
 
+class TraceStep(NamedTuple):
+    """One trace row while it is being made: typed, in ``TRACES``'s column order (``schemas/rows.py``
+    checks the names against the schema at import).
+
+    Stages pass these until the writer, where ``as_row`` makes the table's row; stitching a video's
+    tracks replaces ``track_id`` and ``is_primary`` (``transforms/tracks.py``)."""
+
+    post_id: str
+    user_id: str | None
+    track_id: int | None  # the window's lane; segment-local until stitched
+    t_s: float  # step start, seconds
+    step_s: float
+    arousal: float
+    valence: float
+    face_present: bool
+    audio_present: bool
+    speech_prob: float | None
+    attn_face_arousal: float
+    attn_audio_arousal: float
+    attn_face_valence: float
+    attn_audio_valence: float
+    model_version: str
+    run_id: str
+    pipeline_version: str
+    config_hash: str
+    face_score: float | None
+    face_x: float | None
+    face_y: float | None
+    face_w: float | None
+    face_h: float | None
+    is_primary: bool
+    speaking: float | None  # P(this row's face is speaking); null on the face-less lane and without audio
+
+    def as_row(self) -> dict[str, Any]:
+        return self._asdict()
+
+
 class PartitionRow(NamedTuple):
-    """A table row and the ``posted_date`` partition value its file goes under."""
+    """A table row and the ``posted_date`` partition value its file goes under. Trace rows travel as
+    ``schemas.rows.TraceStep`` (typed) until the writer makes them rows; the other tables' are rows."""
 
     partition: str
-    row: dict[str, Any]
+    row: dict[str, Any] | TraceStep
 
 
 class StagedFile(NamedTuple):

@@ -1,4 +1,5 @@
-"""Build table rows (plain dicts keyed by the columns of ``schemas.tables``) from records.
+"""Build table rows (plain dicts keyed by the columns of ``schemas.tables``) from records; trace rows
+travel typed (``TraceStep``) until the writer.
 
 The only code that knows how a prediction becomes trace rows, so the Beam writer, tests and any
 notebook produce identical rows.
@@ -11,60 +12,69 @@ from typing import Any
 import numpy as np
 
 from emotrace.schemas.lineage import PIPELINE_VERSION
-from emotrace.schemas.records import TrackSummary, VideoOutcome, WindowPrediction
+from emotrace.schemas.records import TraceStep, TrackSummary, VideoOutcome, WindowPrediction
 from emotrace.schemas.step_time import step_start_s
+from emotrace.schemas.tables import TRACES
 
 Row = dict[str, Any]
 
 
-def trace_rows(pred: WindowPrediction, run_id: str, config_hash: str) -> list[Row]:
-    """One row per valid step of the window, in time order; ``config_hash``: see ``schemas.lineage``."""
+# TraceStep (schemas/records.py, where no Arrow is imported) holds the traces table's columns, in order:
+# the Arrow schema stays the one source of truth, checked here where both meet.
+if TraceStep._fields != tuple(TRACES.names):
+    raise ImportError(f"TraceStep fields {TraceStep._fields} differ from the traces schema {TRACES.names}")
+
+
+def trace_steps(pred: WindowPrediction, run_id: str, config_hash: str) -> list[TraceStep]:
+    """One step per valid step of the window, in time order; ``config_hash``: see ``schemas.lineage``."""
     w = pred.window
-    rows: list[Row] = []
+    out: list[TraceStep] = []
     for i in np.flatnonzero(w.valid):
         step = w.start_step + int(i)
-        face = bool(w.face_mask[i])
-        rows.append(
-            {
-                "post_id": w.ref.post_id,
-                "user_id": w.ref.user_id,
-                "track_id": w.track_id,
-                "t_s": step_start_s(step, w.step_s),
-                "step_s": float(w.step_s),
-                "arousal": float(pred.arousal[i]),
-                "valence": float(pred.valence[i]),
-                "face_present": face,
-                "audio_present": bool(w.audio_mask[i]),
-                "speech_prob": _per_step(w.speech_prob, i),
-                "attn_face_arousal": float(pred.attention[i, 0, 0]),
-                "attn_audio_arousal": float(pred.attention[i, 0, 1]),
-                "attn_face_valence": float(pred.attention[i, 1, 0]),
-                "attn_audio_valence": float(pred.attention[i, 1, 1]),
-                "model_version": pred.model_version,
-                "run_id": run_id,
-                "pipeline_version": PIPELINE_VERSION,
-                "config_hash": config_hash,
-                **_face_columns(w.face_score, w.face_box, w.face_mask, i),
-                "is_primary": False,  # set by transforms/tracks.MarkPrimary once the video's tracks are known
-                "speaking": _per_step(w.speaking, i),
-            }
+        att = pred.attention[i]
+        out.append(
+            TraceStep(
+                w.ref.post_id,
+                w.ref.user_id,
+                w.track_id,
+                step_start_s(step, w.step_s),
+                float(w.step_s),
+                float(pred.arousal[i]),
+                float(pred.valence[i]),
+                bool(w.face_mask[i]),
+                bool(w.audio_mask[i]),
+                _per_step(w.speech_prob, i),
+                float(att[0, 0]),
+                float(att[0, 1]),
+                float(att[1, 0]),
+                float(att[1, 1]),
+                pred.model_version,
+                run_id,
+                PIPELINE_VERSION,
+                config_hash,
+                *_face_columns(w.face_score, w.face_box, w.face_mask, i),
+                False,  # is_primary: set once the video's tracks are known (transforms/tracks.py)
+                _per_step(w.speaking, i),
+            )
         )
-    return rows
+    return out
+
+
+def trace_rows(pred: WindowPrediction, run_id: str, config_hash: str) -> list[Row]:
+    """The rows of :func:`trace_steps`, as the traces table holds them (for notebooks and tests)."""
+    return [s.as_row() for s in trace_steps(pred, run_id, config_hash)]
+
+
+_NO_FACE: tuple[None, ...] = (None,) * 5
 
 
 def _face_columns(
     score: np.ndarray | None, box: np.ndarray | None, face_mask: np.ndarray, i: int
-) -> dict[str, float | None]:
+) -> tuple[float | None, ...]:
     """Step ``i``'s face score and normalised box (x, y, w, h); nulls where this lane has no face."""
     if score is None or box is None or not face_mask[i] or not np.isfinite(score[i]):
-        return dict.fromkeys(FACE_COLUMNS)
-    return {
-        "face_score": float(score[i]),
-        **{c: float(v) for c, v in zip(FACE_COLUMNS[1:], box[i], strict=True)},
-    }
-
-
-FACE_COLUMNS = ("face_score", "face_x", "face_y", "face_w", "face_h")
+        return _NO_FACE
+    return (float(score[i]), *(float(v) for v in box[i]))
 
 
 def track_row(summary: TrackSummary, run_id: str, config_hash: str) -> Row:

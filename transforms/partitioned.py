@@ -31,8 +31,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from emotrace.schemas.lineage import posted_date
 from emotrace.schemas.naming import staged_part_path
-from emotrace.schemas.records import PartitionRow, StagedFile, WindowPrediction
-from emotrace.schemas.rows import Row, trace_rows
+from emotrace.schemas.records import PartitionRow, StagedFile, TraceStep, WindowPrediction
+from emotrace.schemas.rows import Row, trace_steps
 from emotrace.schemas.tables import TABLES, checked_batch
 from emotrace.transforms.faults import FaultPlan
 from emotrace.transforms.io import beam_path
@@ -43,10 +43,10 @@ FILE_BYTES = 512 << 20  # bytes after which a file is closed (the partition's ne
 OPEN_FILES = 16  # open files per bundle at most: the least recently written one is closed past that
 
 
-def keyed_trace_rows(pred: WindowPrediction, run_id: str, config_hash: str) -> list[PartitionRow]:
-    """Trace rows keyed by their post's date: the partition comes from the ref, not from a data column."""
+def keyed_trace_steps(pred: WindowPrediction, run_id: str, config_hash: str) -> list[PartitionRow]:
+    """Trace steps keyed by their post's date: the partition comes from the ref, not from a data column."""
     partition = posted_date(pred.window.ref.posted_at)
-    return [PartitionRow(partition, row) for row in trace_rows(pred, run_id, config_hash)]
+    return [PartitionRow(partition, step) for step in trace_steps(pred, run_id, config_hash)]
 
 
 def keyed_by_posted_at(row: Row) -> PartitionRow:
@@ -99,9 +99,9 @@ class PartFile:
         self._batches: list[pa.RecordBatch] = []
         self.pending_bytes = 0  # Arrow bytes not yet written as a row group
 
-    def add(self, row: Row) -> bool:
+    def add(self, row: Row | TraceStep) -> bool:
         """Buffer ``row``; True when the buffered rows just became a record batch (pending grew)."""
-        self._rows.append(row)
+        self._rows.append(row.as_row() if isinstance(row, TraceStep) else row)  # typed until here
         if len(self._rows) < ROW_BATCH:
             return False
         self._to_batch()

@@ -33,7 +33,7 @@ from emotrace.schemas.records import (
 )
 from emotrace.schemas.rows import track_row
 from emotrace.schemas.step_time import step_of_start
-from emotrace.transforms.partitioned import keyed_trace_rows
+from emotrace.transforms.partitioned import keyed_trace_steps
 
 Stitched = PartitionRow | TrackSummary | StepsWritten  # StitchTracks' one output, split by type
 
@@ -66,7 +66,7 @@ def stitch_video(
     rows = [
         pair
         for pred in blend_windows(parts["windows"], grid.hop)
-        for pair in keyed_trace_rows(pred, run_id, config_hash)
+        for pair in keyed_trace_steps(pred, run_id, config_hash)
     ]
     yield StepsWritten(key, len(rows))
     if not segments:  # never decoded (refused before decoding): no rows and no tracks either
@@ -76,11 +76,11 @@ def stitch_video(
     sums = stitched_sums(segments, mapping)
     primary = primary_track(sums)
     owner = SegmentOwners(segments)
-    for partition, row in rows:
-        local = row["track_id"]
-        track = None if local is None else mapping[(owner(step_of_start(row["t_s"], row["step_s"])), local)]
+    for partition, step in rows:
+        local = step.track_id
+        track = None if local is None else mapping[(owner(step_of_start(step.t_s, step.step_s)), local)]
         yield PartitionRow(
-            partition, {**row, "track_id": track, "is_primary": track is not None and track == primary}
+            partition, step._replace(track_id=track, is_primary=track is not None and track == primary)
         )
     yield from summaries(segments[0].ref, sums, grid.step_s)
 

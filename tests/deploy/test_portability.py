@@ -184,7 +184,10 @@ def dask_cluster() -> Iterator[distributed.LocalCluster]:
     glibc's dynamic mmap threshold in every later subprocess (tests/media/test_malloc.py observes it)."""
     environ = dict(os.environ)
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",  # any free port: no clash
     )
     try:
         yield cluster

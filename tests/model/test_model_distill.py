@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from emotrace.model.config import ModelConfig
-from emotrace.model.distill import DistillConfig, distill_face, face_embeddings, soften
+from emotrace.model.distill import DistillConfig, distill_face, epoch_order, face_embeddings, soften
 from emotrace.model.fused import FusedEmotionModel
 from tests.model.conftest import TINY
 
@@ -34,3 +34,17 @@ def test_the_student_learns_a_teacher_that_sees_brightness():
     emb = face_embeddings(model, crops[:4])
     assert emb.shape == (4, TINY["face_dim"]) and not np.allclose(emb, before)
     assert np.array_equal(emb, face_embeddings(model, crops[:4]))  # eval mode: deterministic
+
+
+def test_balanced_epochs_draw_rare_classes_more_often():
+    target = np.zeros((1000, 3), np.float32)
+    target[:900, 0] = 1.0  # 900 views of class 0, 100 of class 1, none of class 2
+    target[900:, 1] = 1.0
+    plain = epoch_order(target, DistillConfig(balance=0.0), epoch=0)
+    assert sorted(plain) == list(range(1000))  # a permutation: every view once
+    order = epoch_order(target, DistillConfig(balance=0.5), epoch=0)
+    assert len(order) == 1000
+    # Weight ~ frequency^-0.5: class 1's share is 100 * 100^-0.5 / (that + 900 * 900^-0.5) = 0.25, not 0.10.
+    assert 0.21 <= (order >= 900).mean() <= 0.29
+    assert np.array_equal(order, epoch_order(target, DistillConfig(balance=0.5), epoch=0))
+    assert not np.array_equal(order, epoch_order(target, DistillConfig(balance=0.5), epoch=1))

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from emotrace.schemas.records import MediaInfo, StepWindow, VideoOutcome, VideoRef, WindowPrediction
 from emotrace.schemas.rows import trace_rows, video_row
@@ -46,3 +47,23 @@ def test_video_rows_fit_schema_for_ok_and_failed():
     table = pa.Table.from_pylist(rows, schema=VIDEOS)
     assert table.column("has_audio").to_pylist() == [False, None]
     assert table.column("error_code").to_pylist() == [None, "PROBE_FAILED"]
+
+
+def test_trace_steps_follow_the_schema_or_the_module_does_not_import(monkeypatch):
+    import importlib
+
+    import emotrace.schemas.rows as rows
+    from emotrace.schemas import tables
+
+    attn = np.full((3, 2, 2), 0.5, np.float32)
+    zeros = np.zeros(3, np.float32)
+    pred = WindowPrediction(_window([True] * 3, track=1), zeros, zeros, attn, "m")
+    steps = rows.trace_steps(pred, "run", "c0ffee123456")
+    assert steps and all(list(s.as_row()) == tables.TRACES.names for s in steps)
+    monkeypatch.setattr(tables, "TRACES", tables.TRACES.append(pa.field("new_column", pa.float32())))
+    try:
+        with pytest.raises(ImportError, match="new_column"):
+            importlib.reload(rows)  # a column added to the schema but not to TraceStep is caught at once
+    finally:
+        monkeypatch.undo()
+        importlib.reload(rows)

@@ -12,6 +12,7 @@ from emotrace.schemas.records import (
     SegmentTracks,
     StepsWritten,
     StepWindow,
+    TraceStep,
     TrackSummary,
     TrackSums,
     VideoRef,
@@ -62,10 +63,11 @@ def test_rows_are_blended_written_once_and_stitched():
     steps = [o for o in out if isinstance(o, StepsWritten)]
     tracks = [o for o in out if isinstance(o, TrackSummary)]
     assert len(rows) + len(steps) + len(tracks) == len(out)  # one output, every element one of three kinds
-    by_step = {round(r["t_s"] / 0.2): r for _, r in rows}
+    assert all(isinstance(r, TraceStep) for _, r in rows)  # typed until the writer
+    by_step = {round(r.t_s / 0.2): r.as_row() for _, r in rows}
     assert sorted(by_step) == list(range(100)) and len(rows) == 100  # every step once
     assert steps == [StepsWritten(key_of(REF), 100)]
-    assert {r["track_id"] for _, r in rows} == {0} and all(r["is_primary"] for _, r in rows)
+    assert {r.track_id for _, r in rows} == {0} and all(r.is_primary for _, r in rows)
     assert len(tracks) == 1 and tracks[0].n_steps == 100
     # Every window gives step s the same arousal (value + s / 100), so the blend is that exactly, and
     # each side of the cut keeps its own segment's value.
@@ -85,7 +87,7 @@ def test_a_step_is_the_weighted_mean_of_the_windows_over_it():
         p = _pred(s, 0, range(100), 0.0)
         preds.append(p._replace(arousal=np.full(W, k, np.float32)))
     out = stitch_video((key_of(REF), {"windows": preds, "segments": _segments()[:1]}), GRID, "r", "h")
-    by_step = {round(o.row["t_s"] / 0.2): o.row for o in out if isinstance(o, PartitionRow)}
+    by_step = {round(o.row.t_s / 0.2): o.row.as_row() for o in out if isinstance(o, PartitionRow)}
     w = window_weights(W)
     expected = sum(w[47 - 5 * k] * k for k in range(5, 10)) / sum(w[47 - 5 * k] for k in range(5, 10))
     assert abs(by_step[47]["arousal"] - expected) < 1e-5
