@@ -57,9 +57,11 @@ def _box(side: int, box: tuple[float, float, float, float], margin: int) -> tupl
     return slice(max(margin, y0), min(side - margin, y1)), slice(max(margin, x0), min(side - margin, x1))
 
 
-def _standardised(patch: np.ndarray) -> np.ndarray:
-    centred = patch - patch.mean()
-    return centred / max(float(centred.std()), 1.0)  # a flat patch (< 1 grey level) is not amplified
+def _standardised(patches: np.ndarray) -> np.ndarray:
+    """Each [h, w] patch of ``patches`` [..., h, w] to zero mean and unit spread; a flat patch (< 1 grey
+    level of spread) is not amplified."""
+    centred = patches - patches.mean(axis=(-2, -1), keepdims=True)
+    return centred / np.maximum(centred.std(axis=(-2, -1), keepdims=True), 1.0)
 
 
 def region_motion(prev: np.ndarray, now: np.ndarray, box: tuple[float, float, float, float]) -> float:
@@ -70,13 +72,18 @@ def region_motion(prev: np.ndarray, now: np.ndarray, box: tuple[float, float, fl
     side = prev.shape[0]
     r = max(1, round(_SHIFT_PX * side / 64))
     ys, xs = _box(side, box, r)
-    ref = _standardised(prev[ys, xs])
-    best = np.inf
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            moved = now[ys.start + dy : ys.stop + dy, xs.start + dx : xs.stop + dx]
-            best = min(best, float(np.abs(_standardised(moved) - ref).mean()))
-    return best
+    # Every shifted patch at once, as a view [2r+1, 2r+1, h, w]: one vectorised pass instead of
+    # (2r+1)^2 small ones (the Python loop cost ~9 ms per media second on a talking head). The reference
+    # is the unshifted window of the same view of ``prev``, standardised in the same pass shape, so that
+    # an unchanged crop gives exactly 0 (numpy's summation order follows the array's shape).
+    ref = _standardised(_shifted(prev, ys, xs, r))[r, r]
+    return float(np.abs(_standardised(_shifted(now, ys, xs, r)) - ref).mean(axis=(2, 3)).min())
+
+
+def _shifted(grey: np.ndarray, ys: slice, xs: slice, r: int) -> np.ndarray:
+    """The ``ys, xs`` patch of ``grey`` moved by -r..r pixels each way: a view [2r+1, 2r+1, h, w]."""
+    around = grey[ys.start - r : ys.stop + r, xs.start - r : xs.stop + r]
+    return np.lib.stride_tricks.sliding_window_view(around, (ys.stop - ys.start, xs.stop - xs.start))
 
 
 class MouthMotion:
