@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from skimage import data
 
 from emotrace.datasets.face_pool import (
     BaseFace,
@@ -14,16 +12,8 @@ from emotrace.datasets.face_pool import (
     realdata_face_sources,
     teacher_crop,
 )
-from emotrace.datasets.synth_face import astronaut_rig
 from emotrace.features.align import align_face
-from emotrace.schemas.records import FaceDetection
 from tests.realdata import require_realdata
-
-
-@pytest.fixture(scope="module")
-def face() -> BaseFace:
-    rig = astronaut_rig()
-    return BaseFace(0, 0, data.astronaut(), FaceDetection(rig.face_box, 0.99, rig.landmarks))
 
 
 def test_teacher_crop_is_the_squared_box_with_a_margin():

@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from skimage import data
 
-from emotrace.datasets.face_pool import WILD_VIEW, BaseFace, build_views, make_view, wild_view
-from emotrace.datasets.synth_face import astronaut_rig
+from emotrace.datasets.face_pool import WILD_VIEW, build_views, make_view, wild_view
 from emotrace.datasets.wild_capture import _tilt, capture
-from emotrace.schemas.records import FaceDetection
-
-
-@pytest.fixture(scope="module")
-def face() -> BaseFace:
-    rig = astronaut_rig()
-    return BaseFace(0, 0, data.astronaut(), FaceDetection(rig.face_box, 0.99, rig.landmarks))
 
 
 def test_a_tilt_moves_the_landmarks_with_the_picture():
