@@ -64,44 +64,48 @@ def _standardised(patches: np.ndarray) -> np.ndarray:
     return centred / np.maximum(centred.std(axis=(-2, -1), keepdims=True), 1.0)
 
 
-def region_motion(prev: np.ndarray, now: np.ndarray, box: tuple[float, float, float, float]) -> float:
-    """Mean absolute change of the standardised ``box`` (fractions of the crop side) from grey crop
-    ``prev`` to ``now`` (float32[S, S]), the smallest over shifts of up to ``_SHIFT_PX`` (scaled to S)
-    pixels: the landmarks, hence the crops, jitter by a pixel or two between frames (more between a
-    full-frame and a region detection), which is not motion of the face."""
-    side = prev.shape[0]
+def shifted_patches(grey: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """The standardised ``box`` (fractions of the crop side) of grey crop ``grey`` (float32[S, S]) moved
+    by up to ``_SHIFT_PX`` (scaled to S) pixels each way: float[2r+1, 2r+1, h, w], centre unmoved. One
+    vectorised pass over a strided view (a Python loop over the shifts cost ~9 ms per media second)."""
+    side = grey.shape[0]
     r = max(1, round(_SHIFT_PX * side / 64))
     ys, xs = _box(side, box, r)
-    # Every shifted patch at once, as a view [2r+1, 2r+1, h, w]: one vectorised pass instead of
-    # (2r+1)^2 small ones (the Python loop cost ~9 ms per media second on a talking head). The reference
-    # is the unshifted window of the same view of ``prev``, standardised in the same pass shape, so that
-    # an unchanged crop gives exactly 0 (numpy's summation order follows the array's shape).
-    ref = _standardised(_shifted(prev, ys, xs, r))[r, r]
-    return float(np.abs(_standardised(_shifted(now, ys, xs, r)) - ref).mean(axis=(2, 3)).min())
-
-
-def _shifted(grey: np.ndarray, ys: slice, xs: slice, r: int) -> np.ndarray:
-    """The ``ys, xs`` patch of ``grey`` moved by -r..r pixels each way: a view [2r+1, 2r+1, h, w]."""
     around = grey[ys.start - r : ys.stop + r, xs.start - r : xs.stop + r]
-    return np.lib.stride_tricks.sliding_window_view(around, (ys.stop - ys.start, xs.stop - xs.start))
+    return _standardised(
+        np.lib.stride_tricks.sliding_window_view(around, (ys.stop - ys.start, xs.stop - xs.start))
+    )
+
+
+def region_motion(prev: np.ndarray, now: np.ndarray) -> float:
+    """Mean absolute change of a region from the previous crop to this one, from their
+    ``shifted_patches``: the smallest over the shifts of ``now``, because the landmarks, hence the crops,
+    jitter by a pixel or two between frames (more between a full-frame and a region detection), which
+    is not motion of the face. The reference is ``prev``'s unmoved patch, standardised in the same pass
+    shape, so that an unchanged crop gives exactly 0 (numpy's summation order follows the shape)."""
+    r = prev.shape[0] // 2
+    return float(np.abs(now - prev[r, r]).mean(axis=(2, 3)).min())
 
 
 class MouthMotion:
     """Net mouth motion per track and step, from consecutive aligned crops of that track (streamed)."""
 
     def __init__(self) -> None:
-        self._last: dict[int, tuple[int, np.ndarray]] = {}  # track -> (step, grey crop) of its latest crop
+        # track -> (step, shifted patches of the mouth and of the eyes) of its latest crop: each crop is
+        # standardised once, as ``now`` and then as the next step's reference.
+        self._last: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
 
     def update(self, track_id: int, step: int, crop: np.ndarray) -> float:
         """Net mouth motion of ``track_id`` at ``step`` (>= 0), or NaN when the track has no crop at
         ``step - 1`` to compare with (its first step, or after a miss)."""
-        now = _grey(crop)
+        grey = _grey(crop)
+        now = (step, shifted_patches(grey, _MOUTH), shifted_patches(grey, _EYES))
         prev = self._last.get(track_id)
-        self._last[track_id] = (step, now)
+        self._last[track_id] = now
         if prev is None or prev[0] != step - 1:
             return float("nan")
-        mouth = region_motion(prev[1], now, _MOUTH)
-        eyes = region_motion(prev[1], now, _EYES)
+        mouth = region_motion(prev[1], now[1])
+        eyes = region_motion(prev[2], now[2])
         return max(0.0, mouth - _EYE_WEIGHT * eyes)
 
     def forget_before(self, step: int) -> None:
