@@ -32,7 +32,7 @@ import numpy as np
 
 from emotrace.datasets.face_warp import ASTRONAUT_IOD_PX, FaceCues, WarpAmplitudes, face_roi, warp_region
 from emotrace.datasets.stills import largest, load_frame
-from emotrace.datasets.wild_capture import capture
+from emotrace.datasets.wild_capture import capture, down_up, grey3, jpeg
 from emotrace.features.align import align_face
 from emotrace.schemas.config import AnalyzeConfig
 from emotrace.schemas.records import FaceDetection
@@ -128,17 +128,12 @@ def _photometric(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     x = x ** rng.uniform(0.75, 1.35)
     x = np.clip(x * rng.uniform(0.92, 1.08, size=3), 0, 1)  # colour cast
     if rng.random() < 0.3:  # greyscale (old portraits, some Congress photos; the teacher sees grey only)
-        x = np.repeat((x @ np.array([0.299, 0.587, 0.114], np.float32))[..., None], 3, axis=-1)
+        x = grey3(x)
     out = (x * 255.0).astype(np.uint8)
-    h, w = out.shape[:2]
-    if rng.random() < 0.3:  # a smaller face: down and up again
-        f = rng.uniform(0.25, 0.7)
-        small = cv2.resize(out, (max(8, int(w * f)), max(8, int(h * f))), interpolation=cv2.INTER_AREA)
-        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.3:  # a smaller face
+        out = down_up(out, rng.uniform(0.25, 0.7), 8)
     if rng.random() < 0.3:
-        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 90))])
-        if ok:
-            out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        out = jpeg(out, int(rng.integers(25, 90)))
     if rng.random() < 0.3:
         noisy = out.astype(np.float32) + rng.normal(0, rng.uniform(2, 8), out.shape)
         out = np.clip(noisy, 0, 255).astype(np.uint8)

@@ -42,6 +42,24 @@ def _photometric(x: np.ndarray, defects: np.ndarray, side: float, rng: np.random
     return x
 
 
+def grey3(x: np.ndarray) -> np.ndarray:
+    """Float RGB [..., 3] to grey, kept as three equal channels (BT.601 luma)."""
+    return np.repeat((x @ _GREY)[..., None], 3, axis=-1)
+
+
+def down_up(img: np.ndarray, f: float, min_px: int) -> np.ndarray:
+    """``img`` shrunk by ``f`` (at least ``min_px`` a side) and back to its size: a smaller face's detail."""
+    h, w = img.shape[:2]
+    small = cv2.resize(img, (max(min_px, int(w * f)), max(min_px, int(h * f))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    """``img`` through a JPEG encode and decode at ``quality`` (unchanged if encoding fails)."""
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else img
+
+
 def capture(
     img: np.ndarray, lm: np.ndarray, box: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -53,15 +71,10 @@ def capture(
     defects = rng.permutation(_N_DEFECTS)[: int(rng.integers(1, 4))]
     x = _photometric(img.astype(np.float32) / 255.0, defects, side, rng)
     if rng.random() < 0.3:
-        x = np.repeat((x @ _GREY)[..., None], 3, axis=-1)
+        x = grey3(x)
     out = (np.clip(x, 0, 1) * 255).astype(np.uint8)
-    if 3 in defects:  # a small face, 24-64 px wide: down and up again
-        f = float(np.clip(rng.uniform(24, 64) / max(side, 1.0), 0.05, 1.0))
-        h, w = out.shape[:2]
-        small = cv2.resize(out, (max(4, int(w * f)), max(4, int(h * f))), interpolation=cv2.INTER_AREA)
-        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if 3 in defects:  # a small face, 24-64 px wide
+        out = down_up(out, float(np.clip(rng.uniform(24, 64) / max(side, 1.0), 0.05, 1.0)), 4)
     if 4 in defects:
-        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(10, 50))])
-        if ok:
-            out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        out = jpeg(out, int(rng.integers(10, 50)))
     return out, lm
