@@ -22,6 +22,7 @@ Pure core: no Beam.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -86,12 +87,21 @@ def plan_segments(n_steps: int, cfg: AnalyzeConfig) -> list[Span]:
 
     Segments are ``segment_steps`` long (whole hops) except the last, which runs to the end of the
     media whatever the container said; a remainder shorter than half a segment joins the one before
-    rather than becoming a segment of its own.
+    rather than becoming a segment of its own. When the run knows its worker count
+    (``SegmentConfig.workers``), a video is cut into at most that many segments, of equal length
+    rounded up to whole hops: one worker cuts nothing.
     """
     seg = cfg.segments.segment_steps(cfg.grid)
     if seg <= 0 or n_steps <= seg:
         return [Span(0, 0, None)]
     n = max(1, round(n_steps / seg))
+    if cfg.segments.workers > 0 and n > cfg.segments.workers:
+        n = cfg.segments.workers
+        hop = cfg.grid.hop
+        seg = math.ceil(n_steps / n / hop) * hop
+        n = math.ceil(n_steps / seg)  # rounding up to whole hops never leaves an empty last segment
+    if n == 1:
+        return [Span(0, 0, None)]
     spans: list[Span] = []
     for k in range(n):
         start = k * seg

@@ -29,8 +29,8 @@ from apache_beam.runners.runner import PipelineResult
 from emotrace.datasets.inputs import InputEntry
 from emotrace.pipelines import rerun
 from emotrace.pipelines.launch import check_input, check_output, open_model
-from emotrace.pipelines.local import use_all_cores
-from emotrace.pipelines.on_dask import input_shards
+from emotrace.pipelines.local import direct_workers, use_all_cores
+from emotrace.pipelines.on_dask import input_shards, is_dask
 from emotrace.pipelines.options import (
     OneLineParser,
     UsageError,
@@ -191,7 +191,7 @@ def resolve_job(args: argparse.Namespace, faults: FaultPlan | None = None) -> An
         batch_size=args.batch_size,
         device=args.device,
         inference_hints=parse_hints(args.inference_hints),
-        config_hash=config_hash(cfg.to_dict(), bundle.version),
+        config_hash=config_hash(cfg.output_dict(), bundle.version),
         skip_existing=args.skip_existing,
         salt=salt,
         faults=faults,
@@ -343,7 +343,20 @@ def prepare_job(
     """The checked job under the run id it writes, its input read as the runner needs it (what
     ``run`` and the Dataflow flex launcher submit)."""
     job = apply_rerun_policy(resolve_job(args, faults), args)
-    return dataclasses.replace(job, input_shards=input_shards(options, beam_args))
+    shards = input_shards(options, beam_args)
+    # A --segment-s given is the length asked for; by default, at most one segment per known worker.
+    workers = known_workers(options, shards) if args.segment_s is None else 0
+    segments = dataclasses.replace(job.cfg.segments, workers=workers)
+    return dataclasses.replace(job, cfg=dataclasses.replace(job.cfg, segments=segments), input_shards=shards)
+
+
+def known_workers(options: PipelineOptions, input_shards: int) -> int:
+    """How many segments a long video may be cut into (``SegmentConfig.workers``): one per worker where
+    the job knows how many it has (the DirectRunner's processes, the Dask cluster's threads, which the
+    input is sharded over); 0 (no cap) elsewhere."""
+    if is_dask(options.view_as(StandardOptions).runner):
+        return input_shards
+    return direct_workers(options)
 
 
 def apply_rerun_policy(job: AnalyzeJob, args: argparse.Namespace) -> AnalyzeJob:

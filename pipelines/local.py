@@ -54,3 +54,11 @@ def use_all_cores(options: PipelineOptions, beam_args: list[str]) -> None:
         direct = options.view_as(DirectOptions)
         direct.direct_num_workers = cores
         direct.direct_running_mode = MODE
+
+
+def direct_workers(options: PipelineOptions) -> int:
+    """The DirectRunner's worker count (after ``use_all_cores``); 0 for other runners, whose worker
+    count the job does not know (``SegmentConfig.workers``)."""
+    if not is_direct(options.view_as(StandardOptions).runner):
+        return 0
+    return max(1, options.view_as(DirectOptions).direct_num_workers or 1)

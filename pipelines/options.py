@@ -239,10 +239,11 @@ def _budget_args(parser: argparse.ArgumentParser) -> None:
         help="longer videos are skipped",
     )  # fmt: skip
     parser.add_argument(
-        "--segment-s", type=float, action=in_range(1, 86400, "s", zero=True),
-        default=AnalyzeConfig().segments.segment_s,
+        "--segment-s", type=float, action=in_range(1, 86400, "s", zero=True), default=None,
         help="videos longer than this many seconds are cut into segments of about this length that run "
-        "as separate elements, so one long video spreads over workers (0: never cut)",
+        "as separate elements, so one long video spreads over workers (0: never cut). Default: "
+        f"{AnalyzeConfig().segments.segment_s:g} s, and on a runner whose worker count the job knows "
+        "(local, Dask) at most one segment per worker, each as long as that makes it",
     )  # fmt: skip
 
 
@@ -335,7 +336,7 @@ def analyze_config(args: argparse.Namespace, pre: Preprocessing) -> AnalyzeConfi
             detect_every_frames=args.face_detect_every,
             weights_uri=args.face_weights,
         ),
-        segments=replace(cfg.segments, segment_s=args.segment_s),
+        segments=cfg.segments if args.segment_s is None else replace(cfg.segments, segment_s=args.segment_s),
     )
 
 

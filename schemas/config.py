@@ -162,6 +162,11 @@ class SegmentConfig:
 
     segment_s: float = 60.0  # target length; 0 turns segmenting off
     preroll_s: float = 2.0
+    # The runner's worker count when the job knows it (the local runners; 0: not known, e.g. Dataflow):
+    # a video is then cut into at most this many segments, each longer than ``segment_s``. More segments
+    # than workers only add each segment's preroll, context and ffmpeg start (~20 % of the CPU at 60 s
+    # segments: benchmarks/README.md); with many videos, the videos themselves spread over the workers.
+    workers: int = 0
 
     def segment_steps(self, grid: GridConfig) -> int:
         """Segment length in steps: ``segment_s`` rounded up to whole hops (0: no segments)."""
@@ -206,3 +211,9 @@ class AnalyzeConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def output_dict(self) -> dict[str, Any]:
+        """What the rows depend on (``config_hash``): all but how a video is cut into segments, which
+        changes no row (tests/pipelines/test_segments_pipeline.py), so the same job on another number of
+        workers keeps its hash."""
+        return {k: v for k, v in self.to_dict().items() if k != "segments"}

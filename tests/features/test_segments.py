@@ -11,6 +11,7 @@ fake detector (the real decoder's seeking is tested in tests/pipelines/test_segm
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -221,6 +222,25 @@ def test_plan_cuts_on_whole_windows_and_keeps_a_short_tail_with_its_neighbour():
     # 89 s: a 29 s remainder is less than half a segment -> one segment; 91 s -> two.
     assert len(plan_segments(445, cfg)) == 1 and len(plan_segments(455, cfg)) == 2
     assert plan_segments(18_000, _cfg(0.0)) == [(0, 0, None)]  # segmenting off
+
+
+def test_a_known_worker_count_caps_the_segments_and_spreads_the_video_evenly():
+    cfg = dataclasses.replace(_cfg(60.0), segments=SegmentConfig(60.0, 2.0, workers=2))
+    spans = plan_segments(3000, cfg)  # 10 minutes on 2 workers: two halves, not ten 60 s pieces
+    assert [(start, end) for _, start, end in spans] == [(0, 1500), (1500, None)]
+    hour = plan_segments(18_000, dataclasses.replace(cfg, segments=SegmentConfig(60.0, 2.0, workers=3)))
+    assert [start for _, start, _ in hour] == [0, 6000, 12_000]
+    # Never more segments than 60 s pieces, never a cut on one worker, never an empty last segment.
+    assert len(plan_segments(455, cfg)) == 2 and len(plan_segments(445, cfg)) == 1
+    one = dataclasses.replace(cfg, segments=SegmentConfig(60.0, 2.0, workers=1))
+    assert plan_segments(18_000, one) == [(0, 0, None)]
+    for n_steps in range(301, 5000, 37):
+        for workers in (2, 3, 7):
+            many = dataclasses.replace(cfg, segments=SegmentConfig(60.0, 2.0, workers=workers))
+            spans = plan_segments(n_steps, many)
+            assert len(spans) <= workers and all(start < n_steps for _, start, _ in spans)
+            assert all(start % 25 == 0 for _, start, _ in spans)
+            assert all(a.end == b.start for a, b in itertools.pairwise(spans))
 
 
 def test_segment_s_is_rounded_up_to_whole_hops():

@@ -55,3 +55,17 @@ def test_the_input_is_one_shard_except_on_dask():
     with default_cores():
         assert input_shards(options, [f"--runner={DASK}"]) == local.usable_cores()
         assert options.view_as(DaskOptions).npartitions == local.usable_cores()  # the runner cuts as many
+
+
+def test_a_long_video_is_cut_into_at_most_one_segment_per_known_worker():
+    from emotrace.pipelines.analyze import known_workers
+
+    with default_cores():
+        cores = local.usable_cores()
+        options = PipelineOptions([])
+        local.use_all_cores(options, [])
+        assert known_workers(options, 1) == cores
+    one = ["--direct_num_workers=1"]
+    assert known_workers(PipelineOptions(one), 1) == 1
+    assert known_workers(PipelineOptions([f"--runner={DASK}", "--dask_npartitions=3"]), 3) == 3
+    assert known_workers(PipelineOptions(["--runner=DataflowRunner"]), 1) == 0  # not known: no cap

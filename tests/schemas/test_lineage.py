@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emotrace.schemas.config import AnalyzeConfig, GridConfig
+from emotrace.schemas.config import AnalyzeConfig, GridConfig, SegmentConfig
 from emotrace.schemas.lineage import DEFAULT_PARTITION, config_hash, hash_user_id, posted_date
 
 
@@ -50,6 +50,13 @@ def test_config_hash_is_stable_and_sees_config_and_model():
     assert config_hash(dict(reversed(list(AnalyzeConfig().to_dict().items()))), "m1") == base
     assert config_hash(AnalyzeConfig().to_dict(), "m2") != base
     assert config_hash(AnalyzeConfig(grid=GridConfig(step_s=0.4)).to_dict(), "m1") != base
+
+
+def test_config_hash_ignores_how_videos_are_cut_into_segments():
+    base = config_hash(AnalyzeConfig().output_dict(), "m1")
+    cut = AnalyzeConfig(segments=SegmentConfig(300.0, workers=4))
+    assert config_hash(cut.output_dict(), "m1") == base
+    assert config_hash(AnalyzeConfig(grid=GridConfig(step_s=0.4)).output_dict(), "m1") != base
 
 
 def test_hash_user_id_is_salted_and_deterministic():
