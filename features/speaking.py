@@ -52,7 +52,7 @@ _SIDE = 64  # motion is measured on grey crops of this side, whatever the model'
 # nose, cheeks; not the mouth and jaw) is what two crops are registered on.
 _MOUTH = (0.72, 0.97, 0.31, 0.69)
 _RIGID = (0.12, 0.68, 0.10, 0.90)
-_ITERATIONS = 2  # Gauss-Newton steps of the registration (it starts within a pixel: 1 to 3 gave the same)
+_ITERATIONS = 1  # Gauss-Newton steps of the registration: it starts within a pixel (1, 2 and 3 gave the same)
 _SMOOTH_PX = 1.0  # Gaussian the registration compares crops under (its gradients need a smooth image)
 
 
@@ -125,7 +125,7 @@ def grey_region(frame: np.ndarray, matrices: list[np.ndarray], k: int) -> tuple[
         start[axis] = int(max(0, min(lo[axis] - 2 * k, size - k))) // k * k
         stop[axis] = start[axis] + max(k, (int(min(hi[axis] + 2 * k, size)) - start[axis]) // k * k)
     (x0, y0), (x1, y1) = start, stop
-    grey = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    grey = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
     grey = halved(grey, k).astype(np.float32)
     # Region pixel (u, v) covers frame pixels x0 + k u ... x0 + k u + k - 1 (align._shrunk_region).
     back = np.array([[k, 0.0, x0 + (k - 1) / 2], [0.0, k, y0 + (k - 1) / 2], [0.0, 0.0, 1.0]])
@@ -155,10 +155,11 @@ class Reference:
         """(the crop's change per unit of (scale - 1, angle, x, y) at each pixel of ``_RIGID``,
         float[4, n]; the inverse of its Gauss-Newton hessian, float[4, 4]; zero for a flat crop)."""
         if self._descent is None:
-            gx = cv2.Sobel(self.smooth, cv2.CV_32F, 1, 0, ksize=1, scale=0.5)[_YS, _XS].ravel()
-            gy = cv2.Sobel(self.smooth, cv2.CV_32F, 0, 1, ksize=1, scale=0.5)[_YS, _XS].ravel()
-            sd = np.stack([gx * _XX + gy * _YY, gy * _XX - gx * _YY, gx, gy]).astype(np.float64)
-            hessian = sd @ sd.T
+            inner = self.smooth[_YS.start - 1 : _YS.stop + 1, _XS.start - 1 : _XS.stop + 1]
+            gx = (0.5 * (inner[1:-1, 2:] - inner[1:-1, :-2])).ravel()  # central differences
+            gy = (0.5 * (inner[2:, 1:-1] - inner[:-2, 1:-1])).ravel()
+            sd = np.stack([gx * _XX + gy * _YY, gy * _XX - gx * _YY, gx, gy])
+            hessian = (sd @ sd.T).astype(np.float64)
             ok = np.linalg.det(hessian) > 0  # a flat crop has nothing to register on
             self._descent = (sd, np.linalg.inv(hessian) if ok else np.zeros((4, 4)))
         return self._descent
