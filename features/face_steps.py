@@ -18,13 +18,15 @@ from emotrace.schemas.records import FaceDetection
 
 class TrackedFace(NamedTuple):
     """One detection with its track. ``crop``: uint8[S, S, 3] aligned RGB; ``box_norm``: float32[4] as
-    (x, y, w, h) divided by the frame's width and height; ``area_frac``: w * h of that box."""
+    (x, y, w, h) divided by the frame's width and height; ``area_frac``: w * h of that box;
+    ``landmarks``: float32[5, 2] in the frame's pixels (mouth motion registers frames with them)."""
 
     track_id: int
     crop: np.ndarray
     score: float
     box_norm: np.ndarray
     area_frac: float
+    landmarks: np.ndarray
 
 
 def track_faces(
@@ -44,5 +46,5 @@ def track_faces(
     out = []
     for det, crop, track_id in zip(detections, crops, ids, strict=True):
         box = normalised_box(det.box, height, width)
-        out.append(TrackedFace(track_id, crop, float(det.score), box, float(box[2] * box[3])))
+        out.append(TrackedFace(track_id, crop, float(det.score), box, float(box[2] * box[3]), det.landmarks))
     return out

@@ -4,11 +4,16 @@ Method (issue 18; docs/speaking.md has the measurements and the limits):
 
 1. **Mouth motion** (``MouthMotion``, per track, at the analysis rate). The aligned crop puts the mouth
    corners of every face at the same template pixels (``features/align.py``), so the mouth is one fixed
-   box of the crop. Each crop's grey mouth box and eye band are standardised (zero mean, unit std: the
-   light and the skin do not matter), and a step's motion is the mean absolute change of each from the
-   same track's crop one step earlier. Net mouth motion ``n = max(0, mouth - eyes)``: the eye band moves
-   with what is not speech (alignment jitter of the landmarks, head turns, compression noise, light), so
-   it is subtracted. A still face gives ~0; a talking one 0.1-0.4 (units: standard deviations of the patch),
+   box of a crop. But the 5 landmarks jitter between frames (a pixel or two, a few percent of scale and
+   angle; more between a full-frame and a region detection), and a crop aligned on them moves a still
+   mouth's pixels as much as speech does. So each step's frame is *registered* onto the track's
+   previous grey crop (64 px) on the rigid part of the face (forehead, eyes, nose, cheeks): starting
+   from the previous step's alignment (a still face and camera give exactly the previous crop) or from
+   this step's (a face that moved), whichever matches better, then Lucas-Kanade steps for a similarity
+   (camera pans and zooms, head motion). Net mouth motion ``n``: the mean absolute change of the
+   standardised mouth box (light and skin do not matter), less what the rigid part changed in the same
+   units (compression noise, resampling, a head turn left after registration change the whole face
+   alike). A still face gives 0; a talking one 0.1-0.4 (units: standard deviations of the mouth box),
    measured on the GRID clips of ``realdata/video`` at 5 fps (docs/speaking.md).
 2. **Talking evidence** (``talking_evidence``), per track over a centred window of ``2 * half_steps + 1``
    steps around each step, weighted by the per-step ``speech_prob`` ``p`` (``features/speech.py``): mouth
@@ -28,85 +33,208 @@ Method (issue 18; docs/speaking.md has the measurements and the limits):
 The model's audio input for a face row is gated at ``gate`` (``SpeakingConfig.gate``, 0.5): since the
 ``speaking`` values of one step sum to at most 1, at most one face per step gets the voice.
 
-Pure: numpy only. Cost: two 16 x 24 and 14 x 36 grey patches per face and step (~10 us).
+Pure: numpy and OpenCV. Cost: ~0.2-0.45 ms per face and step on the 2-core machine (docs/speaking.md).
 """
 
 from __future__ import annotations
 
+import math
+
+import cv2
 import numpy as np
 
+from emotrace.features.align import alignment_matrix, halved
 from emotrace.schemas.config import SpeakingConfig
 
-_GREY = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601 luma
+_SIDE = 64  # motion is measured on grey crops of this side, whatever the model's crop size
 # Boxes (y0, y1, x0, x1) as fractions of the crop side, on the ArcFace template (align.py): the mouth
-# corners sit at y = 0.82 and x = 0.37 / 0.63; the eyes at y = 0.46 and x = 0.34 / 0.66.
+# corners sit at y = 0.82 and x = 0.37 / 0.63; the eyes at y = 0.46. ``_RIGID`` (forehead, eyes,
+# nose, cheeks; not the mouth and jaw) is what two crops are registered on.
 _MOUTH = (0.72, 0.97, 0.31, 0.69)
-_EYES = (0.34, 0.56, 0.22, 0.78)
+_RIGID = (0.12, 0.68, 0.10, 0.90)
+_ITERATIONS = 1  # Gauss-Newton steps of the registration: it starts within a pixel (1, 2 and 3 gave the same)
+_SMOOTH_PX = 1.0  # Gaussian the registration compares crops under (its gradients need a smooth image)
 
 
-_EYE_WEIGHT = 0.6  # talking faces move the brows and eyes too: only part of the eye band's motion is jitter
-_SHIFT_PX = 2  # alignment jitter searched away, in crop pixels at 64 px (scaled with the crop)
-
-
-def _grey(crop: np.ndarray) -> np.ndarray:
-    return crop.astype(np.float32) @ _GREY
-
-
-def _box(side: int, box: tuple[float, float, float, float], margin: int) -> tuple[slice, slice]:
+def _box(side: int, box: tuple[float, float, float, float], margin: int = 0) -> tuple[slice, slice]:
     y0, y1, x0, x1 = (round(v * side) for v in box)
     return slice(max(margin, y0), min(side - margin, y1)), slice(max(margin, x0), min(side - margin, x1))
 
 
-def _standardised(patches: np.ndarray) -> np.ndarray:
-    """Each [h, w] patch of ``patches`` [..., h, w] to zero mean and unit spread; a flat patch (< 1 grey
-    level of spread) is not amplified."""
-    centred = patches - patches.mean(axis=(-2, -1), keepdims=True)
-    return centred / np.maximum(centred.std(axis=(-2, -1), keepdims=True), 1.0)
+# The rigid part's pixels (inside by one for the gradients) and their coordinates from the crop's centre.
+_YS, _XS = _box(_SIDE, _RIGID, 1)
+_CENTRE = (_SIDE - 1) / 2
+_YY, _XX = (a.ravel() - _CENTRE for a in np.mgrid[_YS, _XS].astype(np.float32))
 
 
-def shifted_patches(grey: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    """The standardised ``box`` (fractions of the crop side) of grey crop ``grey`` (float32[S, S]) moved
-    by up to ``_SHIFT_PX`` (scaled to S) pixels each way: float[2r+1, 2r+1, h, w], centre unmoved. One
-    vectorised pass over a strided view (a Python loop over the shifts cost ~9 ms per media second)."""
-    side = grey.shape[0]
-    r = max(1, round(_SHIFT_PX * side / 64))
-    ys, xs = _box(side, box, r)
-    around = grey[ys.start - r : ys.stop + r, xs.start - r : xs.stop + r]
-    return _standardised(
-        np.lib.stride_tricks.sliding_window_view(around, (ys.stop - ys.start, xs.stop - xs.start))
-    )
+def _standardised(patch: np.ndarray) -> np.ndarray:
+    """``patch`` to zero mean and unit spread; a flat patch (< 1 grey level of spread) is not amplified."""
+    centred = patch - patch.mean()
+    return centred / max(float(centred.std()), 1.0)
 
 
-def region_motion(prev: np.ndarray, now: np.ndarray) -> float:
-    """Mean absolute change of a region from the previous crop to this one, from their
-    ``shifted_patches``: the smallest over the shifts of ``now``, because the landmarks, hence the crops,
-    jitter by a pixel or two between frames (more between a full-frame and a region detection), which
-    is not motion of the face. The reference is ``prev``'s unmoved patch, standardised in the same pass
-    shape, so that an unchanged crop gives exactly 0 (numpy's summation order follows the shape)."""
-    r = prev.shape[0] // 2
-    return float(np.abs(now - prev[r, r]).mean(axis=(2, 3)).min())
+def net_mouth_motion(prev: np.ndarray, now: np.ndarray) -> float:
+    """How much more the mouth changed than the rest of the face, between two registered grey crops
+    float32[S, S]: the mean absolute change of the standardised mouth box (light and skin do not
+    matter), less the rigid part's mean absolute change (its mean removed: a light change) in the same
+    units (grey levels over the mouth's spread). What registration leaves of a still face (compression
+    noise, resampling, a head turn out of the plane) changes the whole face alike; speech changes the
+    mouth."""
+    ys, xs = _box(prev.shape[0], _MOUTH)
+    before, after = prev[ys, xs], now[ys, xs]
+    spread = max(float(before.std()), 1.0)
+    mouth = float(np.abs(_standardised(after) - _standardised(before)).mean())
+    change = now[_YS, _XS] - prev[_YS, _XS]
+    rest = float(np.abs(change - change.mean()).mean()) / spread
+    return max(0.0, mouth - rest)
+
+
+def _scale(m: np.ndarray) -> float:
+    """Crop pixels per frame pixel of similarity ``m``."""
+    return math.sqrt(abs(float(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])))
+
+
+def shrink_factor(m: np.ndarray) -> int:
+    """How many times (a power of 2) to shrink the frame before warping it with crop matrix ``m``, as
+    ``align.align_face`` does: a face more than twice the crop's scale would alias under bilinear
+    sampling alone, and a sub-pixel shift of a still face would then change its crop."""
+    scale = _scale(m)
+    return 2 ** math.floor(math.log2(1.0 / scale) + 1e-9) if scale <= 0.5 else 1
+
+
+def _footprint(matrices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Frame-pixel corners (x, y) of the box that holds the crops of ``matrices`` (similarities): each
+    crop's centre, and half its side over its scale, turned."""
+    lo, hi = np.full(2, np.inf), np.full(2, -np.inf)
+    for m in matrices:
+        a, b, s2 = m[0, 0], m[1, 0], m[0, 0] ** 2 + m[1, 0] ** 2
+        centre = np.array([[a, b], [-b, a]]) @ (_CENTRE - m[:, 2]) / s2
+        reach = (_SIDE / 2) * (abs(a) + abs(b)) / s2
+        lo, hi = np.minimum(lo, centre - reach), np.maximum(hi, centre + reach)
+    return lo, hi
+
+
+def grey_region(frame: np.ndarray, matrices: list[np.ndarray], k: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The grey part of ``frame`` (uint8[H, W, 3] RGB) that the crops of ``matrices`` (frame to
+    ``_SIDE`` crop, similarities float[2, 3]) show, shrunk ``k`` times (2 x 2 means, on blocks anchored
+    to the frame, so that a still face gets the same pixels wherever its box is), and the matrices
+    rewritten for it. Only that part is converted: a face costs the same in any frame."""
+    lo, hi = _footprint(matrices)
+    start, stop = [0, 0], [0, 0]
+    for axis, size in enumerate((frame.shape[1], frame.shape[0])):
+        start[axis] = int(max(0, min(lo[axis] - 2 * k, size - k))) // k * k
+        stop[axis] = start[axis] + max(k, (int(min(hi[axis] + 2 * k, size)) - start[axis]) // k * k)
+    (x0, y0), (x1, y1) = start, stop
+    grey = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+    grey = halved(grey, k).astype(np.float32)
+    # Region pixel (u, v) covers frame pixels x0 + k u ... x0 + k u + k - 1 (align._shrunk_region).
+    back = np.array([[k, 0.0, x0 + (k - 1) / 2], [0.0, k, y0 + (k - 1) / 2], [0.0, 0.0, 1.0]])
+    return grey, [m @ back for m in matrices]
+
+
+def _warp(region: np.ndarray, m: np.ndarray) -> np.ndarray:
+    return cv2.warpAffine(region, m, (_SIDE, _SIDE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+class Reference:
+    """One step's grey crop (float32[S, S]) and what registering the next step's frame onto it needs:
+    inverse-compositional Lucas-Kanade (Baker & Matthews 2004) for a similarity (rotation, scale,
+    translation) over ``_RIGID``, with the crop's own gradients (computed once, when first needed: a
+    face that did not move needs none)."""
+
+    def __init__(self, crop: np.ndarray) -> None:
+        self.crop = crop
+        self.smooth = cv2.GaussianBlur(crop, (0, 0), _SMOOTH_PX)
+        self._descent: tuple[np.ndarray, np.ndarray] | None = None
+
+    def error(self, crop: np.ndarray) -> np.ndarray:
+        """``crop`` minus this one over ``_RIGID``, both smoothed: float32[n]."""
+        return (cv2.GaussianBlur(crop, (0, 0), _SMOOTH_PX) - self.smooth)[_YS, _XS].ravel()
+
+    def _steepest_descent(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the crop's change per unit of (scale - 1, angle, x, y) at each pixel of ``_RIGID``,
+        float[4, n]; the inverse of its Gauss-Newton hessian, float[4, 4]; zero for a flat crop)."""
+        if self._descent is None:
+            inner = self.smooth[_YS.start - 1 : _YS.stop + 1, _XS.start - 1 : _XS.stop + 1]
+            gx = (0.5 * (inner[1:-1, 2:] - inner[1:-1, :-2])).ravel()  # central differences
+            gy = (0.5 * (inner[2:, 1:-1] - inner[:-2, 1:-1])).ravel()
+            sd = np.stack([gx * _XX + gy * _YY, gy * _XX - gx * _YY, gx, gy])
+            hessian = (sd @ sd.T).astype(np.float64)
+            ok = np.linalg.det(hessian) > 0  # a flat crop has nothing to register on
+            self._descent = (sd, np.linalg.inv(hessian) if ok else np.zeros((4, 4)))
+        return self._descent
+
+    def refined(self, m: np.ndarray, error: np.ndarray) -> np.ndarray:
+        """``m`` (region to crop) after one Gauss-Newton step on ``error``: composed with the inverse
+        of the small similarity that best explains it."""
+        sd, inverse = self._steepest_descent()
+        a, b, tx, ty = inverse @ (sd @ error)
+        rot = np.array([[1.0 + a, -b], [b, 1.0 + a]])
+        shift = np.array([tx, ty]) + _CENTRE - rot @ np.array([_CENTRE, _CENTRE])
+        return np.hstack([rot @ m[:, :2], (rot @ m[:, 2] + shift)[:, None]])
+
+
+def registered(
+    ref: Reference, region: np.ndarray, m_was: np.ndarray, own: Reference, m_own: np.ndarray
+) -> np.ndarray:
+    """The grey crop of ``region`` that best matches ``ref`` on the rigid part of the face. It starts
+    from the previous step's matrix ``m_was`` (a face and camera that did not move give exactly the
+    same crop: done) or from this step's landmarks (``m_own``, whose crop is ``own``) when they match
+    better (the face moved), then takes up to ``_ITERATIONS`` Gauss-Newton steps while they improve
+    the match (sub-pixel shifts, camera pans and zooms, head motion)."""
+    crop = _warp(region, m_was)
+    error = ref.error(crop)
+    cost = float(np.abs(error).mean())
+    if cost == 0.0:
+        return crop
+    own_error = (own.smooth - ref.smooth)[_YS, _XS].ravel()
+    own_cost = float(np.abs(own_error).mean())
+    m = m_was
+    if own_cost < cost:
+        m, crop, error, cost = m_own, own.crop, own_error, own_cost
+    for _ in range(_ITERATIONS):
+        m2 = ref.refined(m, error)
+        crop2 = _warp(region, m2)
+        error2 = ref.error(crop2)
+        cost2 = float(np.abs(error2).mean())
+        if cost2 >= cost:
+            break
+        m, crop, error, cost = m2, crop2, error2, cost2
+    return crop
 
 
 class MouthMotion:
-    """Net mouth motion per track and step, from consecutive aligned crops of that track (streamed)."""
+    """Net mouth motion per track and step, from the same track's frames one step apart (streamed).
+
+    Each step's frame is registered onto the track's previous crop (``registered``) before the mouth
+    is compared: the landmarks, hence the aligned crops, jitter by a pixel or two and by a few percent
+    of scale and angle between frames (more between a full-frame and a region detection), which moves
+    a still mouth's pixels as much as speech does."""
 
     def __init__(self) -> None:
-        # track -> (step, shifted patches of the mouth and of the eyes) of its latest crop: each crop is
-        # standardised once, as ``now`` and then as the next step's reference.
-        self._last: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+        # track -> (step, its landmarks' matrix, shrink factor, registration reference)
+        self._last: dict[int, tuple[int, np.ndarray, int, Reference]] = {}
 
-    def update(self, track_id: int, step: int, crop: np.ndarray) -> float:
-        """Net mouth motion of ``track_id`` at ``step`` (>= 0), or NaN when the track has no crop at
+    def update(self, track_id: int, step: int, frame: np.ndarray, landmarks: np.ndarray) -> float:
+        """Net mouth motion of ``track_id`` at ``step`` (>= 0) in ``frame`` (uint8[H, W, 3] RGB), the
+        face's 5 landmarks float[5, 2] (frame pixels), or NaN when the track has no crop at
         ``step - 1`` to compare with (its first step, or after a miss)."""
-        grey = _grey(crop)
-        now = (step, shifted_patches(grey, _MOUTH), shifted_patches(grey, _EYES))
+        m = alignment_matrix(landmarks, _SIDE)
+        k = shrink_factor(m)
         prev = self._last.get(track_id)
-        self._last[track_id] = now
         if prev is None or prev[0] != step - 1:
+            region, (moved,) = grey_region(frame, [m], k)
+            self._last[track_id] = (step, m, k, Reference(_warp(region, moved)))
             return float("nan")
-        mouth = region_motion(prev[1], now[1])
-        eyes = region_motion(prev[2], now[2])
-        return max(0.0, mouth - _EYE_WEIGHT * eyes)
+        _, m_prev, k_prev, ref = prev
+        region, (m_was, m_own) = grey_region(frame, [m_prev, m], k_prev)  # shrunk as the reference was
+        own = Reference(_warp(region, m_own))  # also the next step's reference
+        now = registered(ref, region, m_was, own, m_own)
+        if k != k_prev:  # the face's scale crossed a power of 2 (a zoom): the next step's shrink
+            region, (moved,) = grey_region(frame, [m], k)
+            own = Reference(_warp(region, moved))
+        self._last[track_id] = (step, m, k, own)
+        return net_mouth_motion(ref.crop, now)
 
     def forget_before(self, step: int) -> None:
         """Drop tracks last seen before ``step - 1`` (they cannot give a motion any more)."""

@@ -100,7 +100,8 @@ class StepGrid:
         for (i, step), dets in zip(keep, detections, strict=True):
             owned = self.span.owns(step)
             for face in track_faces(chunk.frames[i], dets, self._tracker, step, self.crop_px):
-                self._file_face(face, step, owned, self._mouths.update(face.track_id, step, face.crop))
+                motion = self._mouths.update(face.track_id, step, chunk.frames[i], face.landmarks)
+                self._file_face(face, step, owned, motion)
             self._mouths.forget_before(step)
             if dets and owned:
                 self.stats.n_face_steps += 1

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from emotrace.datasets import speaker_scenes as sc
 from emotrace.datasets.face_composites import pick_heads
 from emotrace.features.acoustics import N_AUDIO_FEATURES
+from emotrace.features.align import template
 from emotrace.features.faces import FaceDetector
 from emotrace.features.speaking import MouthMotion, attribute, lane_speaking, turn_activity
 from emotrace.features.step_grid import StepGrid, iter_step_windows
@@ -54,16 +56,41 @@ def test_a_short_pause_stays_in_the_talkers_turn_a_long_one_does_not() -> None:
         SpeakingConfig(half_steps=1, turn_steps=2)
 
 
-def test_a_still_crop_has_no_mouth_motion_and_a_moving_mouth_has() -> None:
+def _textured_frame(rng: np.random.Generator, side: int = 220) -> np.ndarray:
+    """uint8[side, side, 3]: smooth random texture (a face's scale of detail), the same in each channel."""
+    grey = cv2.GaussianBlur(rng.uniform(0, 255, (side, side)).astype(np.float32), (0, 0), 2.0)
+    grey = (grey - grey.min()) / (grey.max() - grey.min()) * 255
+    return np.repeat(grey.astype(np.uint8)[:, :, None], 3, axis=2)
+
+
+def test_a_still_face_has_no_mouth_motion_whatever_its_landmarks_jitter() -> None:
     rng = np.random.default_rng(0)
-    face = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    talking = face.copy()
-    talking[48:60, 22:42] = 255 - talking[48:60, 22:42]  # the mouth box changes, the eyes do not
+    frame = _textured_frame(rng)
+    face = template(64) * 2.0 + 46.0  # a face twice the crop's size, landmarks in frame pixels
     motion = MouthMotion()
-    assert np.isnan(motion.update(0, 10, face))  # nothing to compare with yet
-    assert motion.update(0, 11, face) == 0.0
-    assert motion.update(0, 12, talking) > 0.5
-    assert np.isnan(motion.update(0, 14, face))  # a missed step: no motion across the gap
+    assert np.isnan(motion.update(0, 10, frame, face))  # nothing to compare with yet
+    for step in range(11, 16):  # the detector's jitter: 1.5 px per point, each its own way
+        jittered = face + rng.uniform(-1.5, 1.5, face.shape)
+        assert motion.update(0, step, frame.copy(), jittered) == 0.0
+    assert np.isnan(motion.update(0, 17, frame, face))  # a missed step: no motion across the gap
+
+
+def test_a_camera_pan_and_zoom_is_not_mouth_motion_and_a_moving_mouth_is() -> None:
+    rng = np.random.default_rng(1)
+    frame = _textured_frame(rng)
+    face = template(64) * 2.0 + 46.0
+    centre = face.mean(axis=0)
+    zoom = np.hstack([1.03 * np.eye(2), (centre - 1.03 * centre + [2.4, -1.7])[:, None]])  # 3 %, 3 px
+    panned = cv2.warpAffine(frame, zoom, frame.shape[1::-1], flags=cv2.INTER_LINEAR)
+    moved = face @ zoom[:, :2].T + zoom[:, 2]
+    talking = panned.copy()
+    x0, y0, x1, y1 = (int(v) for v in (moved[3, 0], moved[3, 1] - 8, moved[4, 0], moved[3, 1] + 14))
+    talking[y0:y1, x0:x1] = 255 - talking[y0:y1, x0:x1]  # the mouth box changes, the face does not
+    motion = MouthMotion()
+    motion.update(0, 10, frame, face)
+    jitter = rng.uniform(-1.0, 1.0, face.shape)
+    assert motion.update(0, 11, panned, moved + jitter) < 0.02
+    assert motion.update(0, 12, talking, moved) > 0.5
 
 
 def test_speaking_is_null_without_soundtrack_and_where_the_face_is_absent() -> None:
@@ -137,9 +164,11 @@ def _assert_gated(windows: list[StepWindow]) -> None:
 def test_two_talking_faces_with_one_soundtrack_the_voice_goes_to_its_face(
     tmp_path: Path, detector: FaceDetector
 ) -> None:
-    """Acceptance: the right face wins on >= 80 % of speech steps. Not met at the 5 fps analysis rate
-    (docs/speaking.md: 0.2 s steps see mouth motion, not its timing against the syllables); see the
-    strict xfail below for the measured numbers."""
+    """Acceptance: the right face wins on >= 80 % of speech steps. Not met in general at the 5 fps
+    analysis rate (docs/speaking.md: 0.2 s steps see how much a mouth moves, not its timing against the
+    syllables; over seven pairs the voice's face wins on 13-100 % of speech steps). These two pairs meet
+    it since mouth motion is registered (0.83 and 1.00; 1.00 and 0.71 before); below the bar the test
+    xfails with the measured numbers."""
     realdata = str(require_realdata())
     paths = sc.grid_paths(realdata)
     wins = []

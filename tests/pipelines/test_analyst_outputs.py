@@ -166,14 +166,17 @@ def test_user_aggregates_pool_each_users_posts(out):
     assert got["user_a"]["seconds_analysed"] == pytest.approx(16.0)
     # Audio coverage counts the voice on the user's posts' default lanes only (one row per step: the
     # primary face's own row where it is seen, and a face that is not speaking gets no audio), never
-    # through a listener's row: the share of those rows with audio_present, over user_a's posts.
+    # through a listener's row: the share of those rows with audio_present, over user_a's posts (0 when
+    # no row has it: talking_head's photo never moves its lips, so its voice is on face-less rows that
+    # its face's rows, seen at every step, take the place of).
     (share,) = (
         duckdb.connect()
         .execute(
             "WITH lane AS (SELECT *, row_number() OVER (PARTITION BY post_id, t_s ORDER BY is_primary DESC, "
             "track_id NULLS FIRST) AS pick FROM read_parquet(?) WHERE user_id = 'user_a' "
             "AND (is_primary OR track_id IS NULL)) "
-            "SELECT sum(step_s) FILTER (WHERE audio_present) / sum(step_s) FROM lane WHERE pick = 1",
+            "SELECT coalesce(sum(step_s) FILTER (WHERE audio_present), 0) / sum(step_s) "
+            "FROM lane WHERE pick = 1",
             [f"{out}/traces/**/*.parquet"],
         )
         .fetchone()

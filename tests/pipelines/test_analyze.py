@@ -12,6 +12,7 @@ import pyarrow.dataset as ds
 import pytest
 
 import emotrace
+from emotrace.datasets.synth import SynthConfig, write_post
 from emotrace.pipelines import analyze
 from emotrace.pipelines.summary import RunSummary
 from emotrace.schemas.tables import TRACES, TRACKS, VIDEOS
@@ -93,14 +94,38 @@ def test_attention_follows_modality_presence(run):
     out, _ = run
     df = _table(out, "traces").to_pandas()
     no_face = df[~df.face_present]
+    no_audio = df[~df.audio_present]
     silent = df[df.post_id == "silent_face"]
-    both = df[df.face_present & df.audio_present]
-    assert (~silent.audio_present).all() and len(both) > 0
+    assert (~silent.audio_present).all() and len(no_face) > 0 and len(no_audio) > len(silent)
     for dim in ("arousal", "valence"):
         face, audio = f"attn_face_{dim}", f"attn_audio_{dim}"
         assert (no_face[face] == 0).all()
-        assert (silent[audio] == 0).all()
+        assert (no_audio[audio] == 0).all()  # silent_face, and talking_head's still photo (face only)
+
+
+@pytest.fixture(scope="module")
+def talking(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pipeline over one synthetic post whose face talks in time with its voice (datasets/synth.py):
+    the sample posts have none (talking_head is a still photo, its voice a voice-over)."""
+    work = tmp_path_factory.mktemp("talking")
+    (work / "videos").mkdir()
+    (work / "labels").mkdir()
+    row = write_post(str(work), "synthetic_talker", seed=18, k=0, cfg=SynthConfig(duration_s=8.0))
+    (work / "manifest.csv").write_text(f"video_uri,post_id,user_id\n{row['video_uri']},synthetic_talker,u1\n")
+    out = work / "out"
+    with default_cores():
+        analyze.run(["--input", str(work / "manifest.csv"), "--output", str(out), "--run-id", "t2"])
+    return out
+
+
+def test_attention_mixes_both_modalities_where_the_speaking_face_has_the_voice(talking):
+    df = _table(talking, "traces").to_pandas()
+    both = df[df.face_present & df.audio_present]
+    assert len(both) >= 10, len(both)  # the synthetic face gets its voice on most speech steps
+    for dim in ("arousal", "valence"):
+        face, audio = f"attn_face_{dim}", f"attn_audio_{dim}"
         assert np.allclose(both[face] + both[audio], 1, atol=1e-5)
+        assert (both[audio] > 0).all() and (both[face] > 0).all()
 
 
 def test_duckdb_reads_both_tables_with_hive_partitioning(run):
