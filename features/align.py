@@ -90,9 +90,8 @@ def align_face(frame: np.ndarray, landmarks: np.ndarray, size_px: int) -> np.nda
     if size_px < 1:
         raise ValueError(f"size_px must be >= 1, got {size_px}")
     m = alignment_matrix(landmarks, size_px)
-    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
-    if scale <= 0.5:
-        k = 2 ** math.floor(math.log2(1.0 / scale) + 1e-9)
+    k = shrink_factor(m)
+    if k > 1:
         frame, m = _shrunk_region(frame, m, size_px, k)
     return cv2.warpAffine(
         frame,
@@ -102,6 +101,21 @@ def align_face(frame: np.ndarray, landmarks: np.ndarray, size_px: int) -> np.nda
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=(0, 0, 0),
     )
+
+
+def shrink_factor(m: np.ndarray) -> int:
+    """How many times (a power of 2, 1: not at all) to shrink a frame before warping it with crop matrix
+    ``m`` (a similarity): until the warp's scale is in (0.5, 1], where bilinear sampling does not alias."""
+    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    return 2 ** math.floor(math.log2(1.0 / scale) + 1e-9) if scale <= 0.5 else 1
+
+
+def from_shrunk(m: np.ndarray, k: int, x0: int, y0: int) -> np.ndarray:
+    """Crop matrix ``m`` (frame pixels to crop) rewritten for the frame's region from (``x0``, ``y0``)
+    shrunk ``k`` times (``halved``): region pixel (u, v) covers frame pixels x0 + k u ... x0 + k u + k - 1,
+    its centre at x0 + k u + (k - 1) / 2."""
+    back = np.array([[k, 0.0, x0 + (k - 1) / 2], [0.0, k, y0 + (k - 1) / 2], [0.0, 0.0, 1.0]])
+    return m @ back
 
 
 def _shrunk_region(frame: np.ndarray, m: np.ndarray, size_px: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,8 +132,4 @@ def _shrunk_region(frame: np.ndarray, m: np.ndarray, size_px: int, k: int) -> tu
     x1, y1 = x0 + (min(width, x1) - x0) // k * k, y0 + (min(height, y1) - y0) // k * k
     if x1 - x0 < k or y1 - y0 < k:  # the crop lies (almost) outside the frame: nothing to shrink
         return frame, m
-    region = halved(frame[y0:y1, x0:x1], k)
-    # Region pixel (u, v) covers frame pixels x0 + k u ... x0 + k u + k - 1: its centre is at
-    # x0 + k u + (k - 1) / 2 in frame pixel coordinates. Compose that with m.
-    back = np.array([[k, 0.0, x0 + (k - 1) / 2], [0.0, k, y0 + (k - 1) / 2], [0.0, 0.0, 1.0]])
-    return region, m @ back
+    return halved(frame[y0:y1, x0:x1], k), from_shrunk(m, k, x0, y0)

@@ -38,12 +38,10 @@ Pure: numpy and OpenCV. Cost: ~0.2-0.45 ms per face and step on the 2-core machi
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 
-from emotrace.features.align import alignment_matrix, halved
+from emotrace.features.align import alignment_matrix, from_shrunk, halved, shrink_factor
 from emotrace.schemas.config import SpeakingConfig
 
 _SIDE = 64  # motion is measured on grey crops of this side, whatever the model's crop size
@@ -89,19 +87,6 @@ def net_mouth_motion(prev: np.ndarray, now: np.ndarray) -> float:
     return max(0.0, mouth - rest)
 
 
-def _scale(m: np.ndarray) -> float:
-    """Crop pixels per frame pixel of similarity ``m``."""
-    return math.sqrt(abs(float(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])))
-
-
-def shrink_factor(m: np.ndarray) -> int:
-    """How many times (a power of 2) to shrink the frame before warping it with crop matrix ``m``, as
-    ``align.align_face`` does: a face more than twice the crop's scale would alias under bilinear
-    sampling alone, and a sub-pixel shift of a still face would then change its crop."""
-    scale = _scale(m)
-    return 2 ** math.floor(math.log2(1.0 / scale) + 1e-9) if scale <= 0.5 else 1
-
-
 def _footprint(matrices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Frame-pixel corners (x, y) of the box that holds the crops of ``matrices`` (similarities): each
     crop's centre, and half its side over its scale, turned."""
@@ -127,9 +112,7 @@ def grey_region(frame: np.ndarray, matrices: list[np.ndarray], k: int) -> tuple[
     (x0, y0), (x1, y1) = start, stop
     grey = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
     grey = halved(grey, k).astype(np.float32)
-    # Region pixel (u, v) covers frame pixels x0 + k u ... x0 + k u + k - 1 (align._shrunk_region).
-    back = np.array([[k, 0.0, x0 + (k - 1) / 2], [0.0, k, y0 + (k - 1) / 2], [0.0, 0.0, 1.0]])
-    return grey, [m @ back for m in matrices]
+    return grey, [from_shrunk(m, k, x0, y0) for m in matrices]
 
 
 def _warp(region: np.ndarray, m: np.ndarray) -> np.ndarray:
