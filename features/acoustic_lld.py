@@ -1,4 +1,4 @@
-"""Frame-level acoustic descriptors (LLDs, eGeMAPS-style) every ``hop_s``, computed with numpy + librosa.
+"""Frame-level acoustic descriptors (LLDs, eGeMAPS-style) every ``hop_s``, computed with numpy and scipy.fft.
 
 Frame ``j`` stands for the hop interval ``[j * hop, (j + 1) * hop)``; each descriptor's analysis window
 is centred on that interval's centre, so windows of different lengths stay aligned. Samples before
@@ -6,10 +6,13 @@ t = 0 are zeros (the video starts in silence). Every value of frame ``j`` depend
 of frames ``j - 1`` and ``j``: that is what lets ``StepAcoustics`` stream with exact chunk invariance.
 So nothing here normalises over an utterance (no ``top_db``, no reference = max, no pYIN Viterbi).
 
-F0 comes from ``librosa.yin`` (10 s of audio in ~26 ms warm on one core; ``librosa.pyin`` took 0.29 s
+F0 is YIN as ``librosa.yin`` computes it (``yin_f0``), from the one autocorrelation per frame that the
+voicing needs too: librosa's own call made a second, longer one (1.75 CPU ms per media second of speech
+against 0.6 for ``yin_f0``) and needed numba, compiled in every worker (``librosa.pyin`` took 0.29 s
 for 2 s, 7x real time, and smooths over the whole signal, which streaming cannot reproduce). Voicing is
 the normalised autocorrelation at YIN's period (1 for a pure tone, ~0 for noise or silence), i.e.
-Praat-style harmonicity ``r``; HNR would be ``10 log10(r / (1 - r))``.
+Praat-style harmonicity ``r``; HNR would be ``10 log10(r / (1 - r))``. The fixed arrays (window, mel
+filters) come from ``features.filterbank``: librosa's numbers without its imports.
 
 Undefined values are NaN (F0, jitter and shimmer on unvoiced frames; spectral shape on digital silence);
 step summaries skip them.
@@ -20,11 +23,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
+from emotrace.features.filterbank import fft_frequencies, hann_periodic, mel_filters
 from emotrace.schemas.config import AudioConfig
 
 N_MFCC = 13
@@ -95,9 +98,9 @@ class LldExtractor:
         self.cfg = cfg
         g = self.geometry = FrameGeometry.from_config(cfg)
         sr = g.sample_rate_hz
-        self._window = librosa.filters.get_window("hann", g.spec_win, fftbins=True).astype(np.float64)
-        self._mel = librosa.filters.mel(sr=sr, n_fft=g.n_fft, n_mels=N_MELS, dtype=np.float64)
-        freqs = librosa.fft_frequencies(sr=sr, n_fft=g.n_fft)
+        self._window = hann_periodic(g.spec_win)
+        self._mel = mel_filters(sr, g.n_fft, N_MELS)
+        freqs = fft_frequencies(sr, g.n_fft)
         self._freqs = freqs
         f_khz = freqs / 1000.0
         self._slope_x = (f_khz - f_khz.mean()) / ((f_khz - f_khz.mean()) ** 2).sum()
@@ -199,21 +202,13 @@ class LldExtractor:
         ``segment``: float32[(T - 1) * hop + f0_win] -> (float64[T], float64[T]).
         """
         cfg, g = self.cfg, self.geometry
-        frames = sliding_window_view(segment, g.f0_win)[:: g.hop]
-        f0 = librosa.yin(
-            np.ascontiguousarray(segment),
-            fmin=cfg.fmin_hz,
-            fmax=cfg.fmax_hz,
-            sr=g.sample_rate_hz,
-            frame_length=g.f0_win,
-            hop_length=g.hop,
-            center=False,
-        )[: len(frames)]
-        # Normalised autocorrelation r(k) = sum x[n] x[n+k] / sqrt(E(n < W-k) E(n >= k)) for every lag.
-        x = frames.astype(np.float64)
+        x = sliding_window_view(segment, g.f0_win)[:: g.hop].astype(np.float64)
+        # One autocorrelation per frame serves both YIN and the voicing: acf[k] = sum x[n] x[n+k].
         spec = scipy.fft.rfft(x, n=self._acf_fft, axis=1)
         acf = scipy.fft.irfft(np.abs(spec) ** 2, n=self._acf_fft, axis=1)[:, : self._max_lag + 2]
         energy = np.concatenate([np.zeros((len(x), 1)), np.cumsum(x * x, axis=1)], axis=1)
+        f0 = yin_f0(acf, energy, g.sample_rate_hz, cfg.fmin_hz, cfg.fmax_hz)
+        # Normalised autocorrelation r(k) = sum x[n] x[n+k] / sqrt(E(n < W-k) E(n >= k)) for every lag.
         lags = np.arange(acf.shape[1])
         denom = np.sqrt(energy[:, g.f0_win - lags] * (energy[:, -1:] - energy[:, lags]))
         r = np.where(denom > 0, acf / np.maximum(denom, 1e-300), 0.0)
@@ -231,3 +226,50 @@ class LldExtractor:
         shift = np.clip(shift, -0.5, 0.5)
         peak = mid - 0.25 * (left - right) * shift
         return g.sample_rate_hz / (k + shift), np.clip(peak, 0.0, 1.0)
+
+
+def yin_f0(
+    acf: np.ndarray, energy: np.ndarray, sr: int, fmin_hz: float, fmax_hz: float, threshold: float = 0.1
+) -> np.ndarray:
+    """YIN's F0 (Hz) per frame from each frame's autocorrelation, as ``librosa.yin`` computes it.
+
+    ``acf``: float64[T, L], lags 0 .. L - 1 of each frame (L > ceil(sr / fmin_hz)); ``energy``:
+    float64[T, W + 1], the running sum of squares (``energy[:, k]``: the first ``k`` samples). The steps
+    are librosa 0.11's (de Cheveigne and Kawahara 2002, equations 6-8, the absolute threshold, parabolic
+    interpolation), computed from the autocorrelation the voicing needs anyway: librosa makes its own,
+    over every lag of the frame, in float32.
+    Frames agree with ``librosa.yin`` but for ties the float32 rounding breaks another way
+    (tests/features/test_yin.py).
+    """
+    min_period = math.floor(sr / fmax_hz)
+    cmnd = yin_difference(acf, energy, sr, fmin_hz, fmax_hz)
+    inner = cmnd[:, 1:-1]
+    a = cmnd[:, 2:] + cmnd[:, :-2] - 2.0 * inner
+    b = (cmnd[:, 2:] - cmnd[:, :-2]) / 2.0
+    shifts = np.zeros_like(cmnd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shifts[:, 1:-1] = np.where(np.abs(b) >= np.abs(a), 0.0, -b / a)
+    trough = np.zeros(cmnd.shape, bool)
+    trough[:, 1:-1] = (inner < cmnd[:, :-2]) & (inner <= cmnd[:, 2:])
+    trough[:, 0] = cmnd[:, 0] < cmnd[:, 1]
+    trough[:, -1] = cmnd[:, -1] < cmnd[:, -2]
+    below = trough & (cmnd < threshold)
+    period = np.where(below.any(axis=1), np.argmax(below, axis=1), np.argmin(cmnd, axis=1))
+    rows = np.arange(len(cmnd))
+    return sr / (min_period + period + shifts[rows, period])
+
+
+def yin_difference(
+    acf: np.ndarray, energy: np.ndarray, sr: int, fmin_hz: float, fmax_hz: float
+) -> np.ndarray:
+    """YIN's cumulative mean normalised difference d'(k) for periods ``floor(sr / fmax_hz)`` ..
+    ``ceil(sr / fmin_hz)`` samples: float64[T, P] (``yin_f0``'s arguments)."""
+    min_period = math.floor(sr / fmax_hz)
+    max_period = min(math.ceil(sr / fmin_hz), energy.shape[1] - 2)
+    if acf.shape[1] <= max_period:
+        raise ValueError(f"need autocorrelation lags up to {max_period}, got {acf.shape[1] - 1}")
+    k = np.arange(1, max_period + 1)
+    # Difference function d(k) = 2 (ACF(0) - ACF(k)) - sum_{m < k} x(m)^2, then its cumulative mean.
+    diff = 2.0 * (acf[:, :1] - acf[:, k]) - energy[:, k]
+    mean = (np.cumsum(diff, axis=1) / k)[:, min_period - 1 :]
+    return diff[:, min_period - 1 :] / (mean + np.finfo(np.float64).tiny)  # silence: 0 / tiny, as librosa

@@ -180,10 +180,12 @@ _WARM = threading.Event()
 
 
 def warm_up() -> None:
-    """Compile librosa's numba kernels in this process (~15 s cold) so the first video doesn't pay.
+    """Run the descriptor stage once on 1 s of a tone, so the first video pays no first-call cost (scipy's
+    FFT plans, lazy imports): ~0.04 CPU s. Idempotent.
 
-    Idempotent and cheap after the first call. Set ``NUMBA_CACHE_DIR`` to a writable folder when
-    site-packages is read-only, so later processes load the compiled code from disk.
+    It once compiled librosa's numba kernels (3-4 s per worker from numba's disk cache, ~34 s without);
+    nothing here uses numba now (``features.acoustic_lld.yin_f0``, ``features.filterbank``), and
+    tests/features/test_features_warm_up.py keeps it that way.
     """
     if _WARM.is_set():
         return

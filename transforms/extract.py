@@ -142,7 +142,7 @@ class ExtractWindows(beam.DoFn):
         # probe: the stage that only runs later segments never probes, and must not hold a child.
         self._prober = ProbeWorker()
         self._detector = shared_detector(self._cfg.faces)
-        warm_up_acoustics()  # numba compiles once per worker, not once per video
+        warm_up_acoustics()  # the descriptors' first-call costs once per worker, not in a video
         settle_worker()  # full collections skip what was just loaded (transforms/worker.py)
 
     def teardown(self) -> None:

@@ -38,7 +38,7 @@ def astronaut_face(detector: FaceDetector, astronaut: np.ndarray) -> FaceDetecti
 
 @pytest.fixture(scope="session")
 def warm_acoustics() -> None:
-    """librosa's numba kernels compile once per session (seconds cold), not inside a timed test."""
+    """The descriptor stage's first call (FFT plans) happens once per session, not inside a test."""
     from emotrace.features.acoustics import warm_up
 
     warm_up()
