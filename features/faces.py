@@ -27,10 +27,12 @@ import onnxruntime as ort
 
 from emotrace.features.face_backends import (
     OnnxRuntimeRunner,
+    Runner,
     as_probabilities,
     ends_in_softmax,
     make_runner,
     weights_bytes,
+    without_finest_level,
 )
 from emotrace.schemas.config import FaceConfig
 from emotrace.schemas.records import FaceDetection
@@ -127,7 +129,14 @@ class FaceDetector:
         self.cfg = cfg
         self.max_side_px = max_side_px
         self.max_batch = max_batch
-        self._run = make_runner(backend, weights, device, intra_op_threads)
+        model = weights_bytes(weights)
+        self._run = make_runner(backend, model, device, intra_op_threads)
+        # The same weights without the stride-8 level, for the ROIs of large faces (``detect(coarse=True)``);
+        # None when the graph is not laid out for it: every call then runs the whole network.
+        coarse = without_finest_level(model)
+        self._coarse_run: Runner | None = (
+            None if coarse is None else make_runner(backend, coarse, device, intra_op_threads)
+        )
         # Whether the graph ends with a softmax: one network, one answer; checked on the first call
         # (np.allclose over every anchor cost ~0.1 ms per call, ~0.5 ms per media second).
         self._softmaxed: bool | None = None
@@ -143,6 +152,7 @@ class FaceDetector:
         net_side_px: int | None = None,
         score_threshold: float | None = None,
         min_face_px: float | None = None,
+        coarse: bool = False,
     ) -> list[list[FaceDetection]]:
         """Faces in each frame, highest score first.
 
@@ -151,13 +161,17 @@ class FaceDetector:
         (x0, y0, x1, y1) are clipped to the frame, landmarks are not (a face may leave the frame).
         Per call, the keywords override the construction's settings: ``net_side_px`` the longest side
         of the network input (frames larger are scaled down to it, never up), ``score_threshold`` and
-        ``min_face_px`` (shorter box side, in the frames' pixels) the filters of ``cfg``.
+        ``min_face_px`` (shorter box side, in the frames' pixels) the filters of ``cfg``. ``coarse``: look
+        for faces of 64 px or more in the network input only, with the graph's stride-16 and stride-32
+        anchors (``face_backends.without_finest_level``: a third less work; the same boxes for such
+        faces); the whole network where the weights do not allow it.
         """
         frame_list = _as_frame_list(frames)
         run = _Pass(
             net_side_px if net_side_px is not None else self.max_side_px,
             score_threshold if score_threshold is not None else self.cfg.score_threshold,
             min_face_px if min_face_px is not None else self.cfg.min_face_px,
+            coarse and self._coarse_run is not None,
         )
         results: list[list[FaceDetection]] = [[] for _ in frame_list]
         by_shape: dict[tuple[int, ...], list[int]] = {}
@@ -189,8 +203,12 @@ class FaceDetector:
         # ~6x faster (three full passes and two temporaries before; issue 6).
         x = self._input_buffer((frames.shape[0], 3, net_h, net_w))
         np.subtract(frames[..., ::-1].transpose(0, 3, 1, 2), _MEAN_BGR_NCHW, out=x)
-        loc, conf, landms = self._run(x)
-        anchors = _anchors(net_h, net_w)
+        if run.coarse and self._coarse_run is not None:
+            loc, conf, landms = self._coarse_run(x)
+            anchors = _anchors(net_h, net_w)[_finest_count(net_h, net_w) :]
+        else:
+            loc, conf, landms = self._run(x)
+            anchors = _anchors(net_h, net_w)
         if self._softmaxed is None:
             self._softmaxed = ends_in_softmax(conf)
         scores = conf[..., 1] if self._softmaxed else as_probabilities(conf)
@@ -255,11 +273,18 @@ class FaceDetector:
 
 
 class _Pass(NamedTuple):
-    """One ``detect`` call's settings: network input's longest side (None: the frame's), filters."""
+    """One ``detect`` call's settings: network input's longest side (None: the frame's), filters, and
+    whether the stride-8 level is left out."""
 
     net_side_px: int | None
     score_threshold: float
     min_face_px: float
+    coarse: bool = False
+
+
+def _finest_count(height: int, width: int) -> int:
+    """How many anchors the stride-8 level has for a ``height x width`` input (they come first)."""
+    return math.ceil(height / _STRIDES[0]) * math.ceil(width / _STRIDES[0]) * len(_ANCHOR_SIDES[0])
 
 
 def _network_size(height: int, width: int, net_side_px: int | None) -> tuple[int, int]:

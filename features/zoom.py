@@ -23,12 +23,18 @@ import cv2
 import numpy as np
 
 from emotrace.features.align import halved
+from emotrace.features.faces import FaceDetector
 from emotrace.features.tracking import iou_matrix
 from emotrace.schemas.records import FaceDetection
 
 ROI_MARGIN = 0.5  # face sides added on each side of the last box: a face may move this far per frame
 ZOOM_FACE_PX = 48  # a small face is enlarged to about this shorter side on its canvas
 MIN_OVERLAP = 0.1  # IoU with the looked-for box below which a canvas's detection is not that face
+# A face whose last box puts it at this many canvas pixels or more (longer side) is looked for without the
+# network's stride-8 level (``FaceDetector.detect(coarse=True)``): from 64 px on that level never gave the
+# kept detection (docs/faces.md); 72 leaves room for a face that shrank by a tenth since. A large face's
+# ROI (2 face sides, shrunk to ``roi_px`` 192) shows it at 96 px.
+COARSE_FACE_PX = 72.0
 _CANVAS_STEP_PX = 32  # canvas sides are multiples of the network's coarsest stride
 _EDGE_TOL_PX = 2.0  # canvas pixels: a box this close to an ROI edge inside the frame is cut by it
 # Padding colour outside the frame: RetinaFace's mean (RGB 123, 117, 104), i.e. the zeros the
@@ -132,18 +138,23 @@ def shorter_side(box: np.ndarray) -> float:
     return float(min(box[2] - box[0], box[3] - box[1]))
 
 
+def longer_side(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], box[3] - box[1]))
+
+
 def look_again(
     detector: Detector, frame: np.ndarray, boxes: Sequence[np.ndarray], roi_px: int, min_face_px: float
 ) -> list[FaceDetection | None]:
     """For each of ``boxes`` (frame pixels), the face on its zoomed canvas that overlaps it most, in
     frame pixels; None where none does (IoU < ``MIN_OVERLAP``), or where the only candidates are
-    smaller than ``min_face_px`` or cut by the ROI's edge. One detector call for all canvases, with the
-    detector's own settings (its score threshold)."""
+    smaller than ``min_face_px`` or cut by the ROI's edge. The detector's own settings (its score
+    threshold); canvases where the face is large (``COARSE_FACE_PX``) skip the network's finest level."""
     if not boxes:
         return []
     height, width = frame.shape[:2]
     shown = [zoomed_canvas(frame, box, roi_px) for box in boxes]
-    found = detector.detect([canvas for canvas, _, _ in shown])
+    face_px = [longer_side(box) * back[2] for box, (_, back, _) in zip(boxes, shown, strict=True)]
+    found = _detect(detector, [canvas for canvas, _, _ in shown], face_px)
     out: list[FaceDetection | None] = []
     for box, dets, (_, back, region) in zip(boxes, found, shown, strict=True):
         tol = _EDGE_TOL_PX / back[2]
@@ -160,3 +171,21 @@ def look_again(
         best = int(np.argmax(overlap))
         out.append(mapped[best] if overlap[best] >= MIN_OVERLAP else None)
     return out
+
+
+def _detect(
+    detector: Detector, canvases: list[np.ndarray], face_px: list[float]
+) -> list[list[FaceDetection]]:
+    """``detector.detect(canvases)``, the canvases whose face is ``COARSE_FACE_PX`` or more (``face_px``,
+    canvas pixels) in a coarse call of their own when the detector is a ``FaceDetector``."""
+    large = [i for i, px in enumerate(face_px) if px >= COARSE_FACE_PX]
+    if not large or not isinstance(detector, FaceDetector):
+        return detector.detect(canvases)
+    small = sorted(set(range(len(canvases))) - set(large))
+    found: list[list[FaceDetection]] = [[] for _ in canvases]
+    for i, faces in zip(large, detector.detect([canvases[i] for i in large], coarse=True), strict=True):
+        found[i] = faces
+    if small:
+        for i, faces in zip(small, detector.detect([canvases[i] for i in small]), strict=True):
+            found[i] = faces
+    return found
