@@ -11,8 +11,8 @@ generator without espeak-ng), then times, in the same process and run:
 
 Reports the median over ``--repeats`` of each, wall and CPU seconds (ffmpeg's included), the real-time
 factor RTF = seconds / audio seconds (lower is faster; 0.01 = 100x real time), and stage / decode, the
-ratio that survives a change of machine. numba's compile (``warm_up``) is timed once and kept out of
-the stage figure.
+ratio that survives a change of machine. The stage's first run (``warm_up``: numba's compile until
+issue 16, FFT plans now) is timed once and kept out of the stage figure.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     media_s = info.duration_s
     print(f"audio: {media_s:.1f} s of {origin}, 48 kHz stereo AAC in MP4 -> 16 kHz mono")
     load = os.getloadavg()[0]
-    print(f"machine: {os.cpu_count()} cores, load average {load:.2f}; numba warm-up {warm_s:.1f} s")
+    print(f"machine: {os.cpu_count()} cores, load average {load:.2f}; warm-up {warm_s:.2f} s")
     for name, wall, cpu in (
         ("ffmpeg audio decode alone", decode_s, decode_cpu),
         ("audio stage (decode + descriptors + speech_prob)", stage_s, stage_cpu),

@@ -1,16 +1,16 @@
-"""What a run pays before its first video: imports, model, detector, numba warm-up, the probe child, and
+"""What a run pays before its first video: imports, model, detector, acoustic warm-up, the probe child, and
 the launch of a whole run on a 2-second post with one worker and with one worker per core (issue 16).
 
     .venv/bin/python benchmarks/startup.py [--repeats 3] [--json startup.json]
 
 Each step is timed in a fresh interpreter, in the order a worker meets them (each one's figure is what it
 adds to the ones before it): ``import apache_beam``, ``import torch``, the rest of the analyze pipeline's
-imports, the model bundle (``open_bundle``), the RetinaFace session (``detector_for``), numba's warm-up
-of the acoustic descriptors (``warm_up``, with its disk cache), and the probe child's start and first
-probe. Then ``emotrace analyze`` on one 2-second 720p post end to end, with ``--direct_num_workers=1``
-and with the default (one worker process per core). Wall and CPU seconds, and the tail: from the commit
-marker's write (the run's last output) to the command's exit, which is the workers' and the launcher's
-shutdown; the median of the repeats.
+imports, the model bundle (``open_bundle``), the RetinaFace session (``detector_for``), the acoustic
+descriptors' first run (``warm_up``; numba's cached compile until issue 16), and the probe child's start
+and first probe. Then ``emotrace analyze`` on one 2-second 720p post end to end, with
+``--direct_num_workers=1`` and with the default (one worker process per core). Wall and CPU seconds, and
+the tail: from the commit marker's write (the run's last output) to the command's exit, which is the
+workers' and the launcher's shutdown; the median of the repeats.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from emotrace.media.probe_worker import ProbeWorker
 from emotrace.schemas.config import AnalyzeConfig
 step("model bundle", lambda: open_bundle(None).build_model())
 step("RetinaFace session", lambda: detector_for(AnalyzeConfig().faces))
-step("numba warm-up (cached)", warm_up)
+step("acoustic warm-up", warm_up)
 cfg = AnalyzeConfig().decode
 def probe():
     w = ProbeWorker()

@@ -16,7 +16,7 @@ speech-like soundtrack, then measures in one run, as media seconds per wall seco
 * ``pipeline_threads`` (with ``--threads``): one worker *thread* per core (``multi_threading``), the
   alternative to the default's processes (``pipelines/local.py`` says why processes).
 
-A launch has a fixed cost (imports, Beam start-up, model and detector load, numba warm-up) that a
+A launch has a fixed cost (imports, Beam start-up, model and detector load) that a
 4-post corpus does not amortise, so each pipeline mode also runs once on a 2-second post; the steady
 rate is (corpus media s - 2) / (corpus wall s - short wall s), what a long run converges to.
 Ratios are pipeline / decode rates measured in the same run on the same machine: they survive a change

@@ -1,7 +1,7 @@
 """How many DirectRunner workers the in-process ``analyze.run`` calls of tests/pipelines get.
 
 The default is one worker process per core (``pipelines/local.py``); each worker pays its own start
-(imports, model, detector, numba warm-up: seconds on the 2-core CI machine), which the many small runs
+(imports, model, detector: seconds on the 2-core CI machine), which the many small runs
 of this tier would pay again and again while they test rows, codes and files, not parallelism. So
 tests/pipelines/conftest.py gives them one worker, and the runs that check the default itself wrap
 themselves in :func:`default_cores`: test_analyze.py's run of the sample posts (with a broken file and
