@@ -109,3 +109,18 @@ def test_the_full_frame_pass_takes_its_input_size_from_the_config(astronaut: np.
     cfg = FaceConfig(detect_max_side_px=256, detect_every_frames=1)
     (got,) = RoiFaceDetector(FaceDetector(FaceConfig()), cfg).detect(astronaut[None])[0]
     np.testing.assert_allclose(got.box, want.box, atol=1e-4)
+
+
+def test_torch_and_onnxruntime_agree_on_the_coarse_graph(
+    torch_detector: FaceDetector, detector: FaceDetector, astronaut: np.ndarray
+) -> None:
+    """The ROIs of large faces run the graph without its stride-8 level (``detect(coarse=True)``); the
+    torch backend converts that copy too."""
+    canvas = np.ascontiguousarray(astronaut[20:250, 110:340])  # the face at ~95 x 120 px
+    canvas = np.ascontiguousarray(np.pad(canvas, ((0, 26), (0, 26), (0, 0)), constant_values=120))
+    (got,) = torch_detector.detect([canvas], coarse=True)
+    (want,) = detector.detect([canvas], coarse=True)
+    assert_same_faces(got, want)
+    np.testing.assert_allclose(got[0].landmarks, want[0].landmarks, atol=0.05)
+    (whole,) = detector.detect([canvas])
+    np.testing.assert_array_equal(want[0].box, whole[0].box)  # a face this large: the same detection
