@@ -90,10 +90,11 @@ def _run_verb(verb: str, rest: list[str]) -> int:
 def console_main() -> None:
     """The ``emotrace`` console script: ``main``, then exit without interpreter teardown.
 
-    Native thread pools (onnxruntime, torch, ffmpeg reader threads) occasionally abort the process while
-    Python tears down ("terminate called without an active exception", exit 134) after every output
-    was written and closed; a successful run must not exit non-zero for that. Output streams and logging
-    are flushed first.
+    Native thread pools can abort the process while Python tears down ("terminate called without an
+    active exception", exit 134) after every output was written and closed; a successful run must not exit
+    non-zero for that. One cause found and fixed at its source: pyarrow's threaded reads of the run's
+    Parquet for the summary (``transforms.io.read_parquet``); this exit stays as the guard for others
+    (onnxruntime, torch, ffmpeg reader threads). Output streams and logging are flushed first.
     """
     code = main()
     sys.stdout.flush()

@@ -6,8 +6,6 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from emotrace.schemas import naming
 from emotrace.schemas.errors import Status
 from emotrace.transforms import io as fs
@@ -69,8 +67,7 @@ def summarize_committed(output: str, run_id: str) -> RunSummary:
     for uri in marker_files(output, marker, "videos"):
         if len(failures) >= FAILURES_SHOWN:
             break
-        with fs.open_binary(uri) as f:
-            table = pq.read_table(f, columns=["post_id", "status", "error_code", "error_message"])
+        table = fs.read_parquet(uri, ["post_id", "status", "error_code", "error_message"])
         failures += [
             (r["post_id"], r["error_code"] or "", r["error_message"] or "")
             for r in table.to_pylist()

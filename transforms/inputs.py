@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 import apache_beam as beam
-import pyarrow.parquet as pq
 
 from emotrace.datasets.inputs import InputEntry, InvalidRow, iter_inputs
 from emotrace.schemas.errors import ErrorCode, Status
@@ -138,8 +137,7 @@ class ReadInputs(beam.PTransform):
 def ok_keys_in(uri: str) -> Iterator[tuple[InputKey, bool]]:
     """(identity, True) for every ``ok`` row of one committed videos file. Rows written before URIs were
     canonical are read in canonical form too (relative ones against this directory)."""
-    with fs.open_binary(uri) as f:
-        table = pq.read_table(f, columns=["video_uri", "post_id", "status"])
+    table = fs.read_parquet(uri, ["video_uri", "post_id", "status"])
     for uri_, post_id, status in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True):
         if status == Status.OK:
             yield (canonical_uri(uri_), post_id), True

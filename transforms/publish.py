@@ -79,8 +79,7 @@ def read_run_table(root: str, table: str, run_id: str) -> pa.Table:
     tables = []
     for uri in _parquet_below(root, table):
         if naming.run_of_file(uri) == run_id:
-            with fs.open_binary(uri) as f:
-                tables.append(pq.read_table(f))
+            tables.append(fs.read_parquet(uri))
     return pa.concat_tables(tables) if tables else pa.table({})
 
 
