@@ -152,32 +152,37 @@ class FaceDetector:
         net_side_px: int | None = None,
         score_threshold: float | None = None,
         min_face_px: float | None = None,
-        coarse: bool = False,
+        coarse: bool | Sequence[bool] = False,
     ) -> list[list[FaceDetection]]:
         """Faces in each frame, highest score first.
 
         ``frames``: uint8[B, H, W, 3] RGB, or a sequence of uint8[H_i, W_i, 3] RGB frames of any sizes
-        (frames of one size share a ``session.run``). Returns one list per frame, in input order; boxes
-        (x0, y0, x1, y1) are clipped to the frame, landmarks are not (a face may leave the frame).
-        Per call, the keywords override the construction's settings: ``net_side_px`` the longest side
-        of the network input (frames larger are scaled down to it, never up), ``score_threshold`` and
-        ``min_face_px`` (shorter box side, in the frames' pixels) the filters of ``cfg``. ``coarse``: look
-        for faces of 64 px or more in the network input only, with the graph's stride-16 and stride-32
-        anchors (``face_backends.without_finest_level``: a third less work; the same boxes for such
-        faces); the whole network where the weights do not allow it.
+        (frames of one size, and of one ``coarse``, share a ``session.run``). Returns one list per
+        frame, in input order; boxes (x0, y0, x1, y1) are clipped to the frame, landmarks are not (a
+        face may leave the frame). Per call, the keywords override the construction's settings:
+        ``net_side_px`` the longest side of the network input (frames larger are scaled down to it,
+        never up), ``score_threshold`` and ``min_face_px`` (shorter box side, in the frames' pixels)
+        the filters of ``cfg``. ``coarse`` (one flag, or one per frame): look for faces of 64 px or
+        more in the network input only, with the graph's stride-16 and stride-32 anchors
+        (``face_backends.without_finest_level``: a third less work; the same boxes for such faces);
+        the whole network where the weights do not allow it.
         """
         frame_list = _as_frame_list(frames)
         run = _Pass(
             net_side_px if net_side_px is not None else self.max_side_px,
             score_threshold if score_threshold is not None else self.cfg.score_threshold,
             min_face_px if min_face_px is not None else self.cfg.min_face_px,
-            coarse and self._coarse_run is not None,
         )
+        flags = [coarse] * len(frame_list) if isinstance(coarse, bool) else list(coarse)
+        if len(flags) != len(frame_list):
+            raise ValueError(f"{len(flags)} coarse flags for {len(frame_list)} frames")
+        can_coarse = self._coarse_run is not None
         results: list[list[FaceDetection]] = [[] for _ in frame_list]
-        by_shape: dict[tuple[int, ...], list[int]] = {}
-        for i, frame in enumerate(frame_list):
-            by_shape.setdefault(frame.shape, []).append(i)
-        for shape, indices in by_shape.items():
+        by_shape: dict[tuple[tuple[int, ...], bool], list[int]] = {}
+        for i, (frame, flag) in enumerate(zip(frame_list, flags, strict=True)):
+            by_shape.setdefault((frame.shape, bool(flag) and can_coarse), []).append(i)
+        for (shape, is_coarse), indices in by_shape.items():
+            call = run._replace(coarse=is_coarse)
             for start in range(0, len(indices), self.max_batch):
                 batch_idx = indices[start : start + self.max_batch]
                 if len(batch_idx) == 1:
@@ -185,7 +190,7 @@ class FaceDetector:
                 else:
                     batch = np.stack([frame_list[i] for i in batch_idx])
                 for i, faces in zip(
-                    batch_idx, self._detect_same_size(batch, shape[0], shape[1], run), strict=True
+                    batch_idx, self._detect_same_size(batch, shape[0], shape[1], call), strict=True
                 ):
                     results[i] = faces
         return results
@@ -203,7 +208,7 @@ class FaceDetector:
         # ~6x faster (three full passes and two temporaries before; issue 6).
         x = self._input_buffer((frames.shape[0], 3, net_h, net_w))
         np.subtract(frames[..., ::-1].transpose(0, 3, 1, 2), _MEAN_BGR_NCHW, out=x)
-        if run.coarse and self._coarse_run is not None:
+        if run.coarse and self._coarse_run is not None:  # detect() sets coarse only where it can
             loc, conf, landms = self._coarse_run(x)
             anchors = _anchors(net_h, net_w)[_finest_count(net_h, net_w) :]
         else:

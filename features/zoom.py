@@ -153,8 +153,15 @@ def look_again(
         return []
     height, width = frame.shape[:2]
     shown = [zoomed_canvas(frame, box, roi_px) for box in boxes]
-    face_px = [longer_side(box) * back[2] for box, (_, back, _) in zip(boxes, shown, strict=True)]
-    found = _detect(detector, [canvas for canvas, _, _ in shown], face_px)
+    canvases = [canvas for canvas, _, _ in shown]
+    if isinstance(detector, FaceDetector):  # a stand-in detector (tests) just detects
+        coarse = [
+            longer_side(box) * back[2] >= COARSE_FACE_PX
+            for box, (_, back, _) in zip(boxes, shown, strict=True)
+        ]
+        found = detector.detect(canvases, coarse=coarse)
+    else:
+        found = detector.detect(canvases)
     out: list[FaceDetection | None] = []
     for box, dets, (_, back, region) in zip(boxes, found, shown, strict=True):
         tol = _EDGE_TOL_PX / back[2]
@@ -171,21 +178,3 @@ def look_again(
         best = int(np.argmax(overlap))
         out.append(mapped[best] if overlap[best] >= MIN_OVERLAP else None)
     return out
-
-
-def _detect(
-    detector: Detector, canvases: list[np.ndarray], face_px: list[float]
-) -> list[list[FaceDetection]]:
-    """``detector.detect(canvases)``, the canvases whose face is ``COARSE_FACE_PX`` or more (``face_px``,
-    canvas pixels) in a coarse call of their own when the detector is a ``FaceDetector``."""
-    large = [i for i, px in enumerate(face_px) if px >= COARSE_FACE_PX]
-    if not large or not isinstance(detector, FaceDetector):
-        return detector.detect(canvases)
-    small = sorted(set(range(len(canvases))) - set(large))
-    found: list[list[FaceDetection]] = [[] for _ in canvases]
-    for i, faces in zip(large, detector.detect([canvases[i] for i in large], coarse=True), strict=True):
-        found[i] = faces
-    if small:
-        for i, faces in zip(small, detector.detect([canvases[i] for i in small]), strict=True):
-            found[i] = faces
-    return found

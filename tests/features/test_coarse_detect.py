@@ -19,6 +19,14 @@ from emotrace.schemas.config import FaceConfig
 from tests.features.realdata import require_realdata
 
 
+def coarse_frames(kw: dict[str, object], n_frames: int) -> int:
+    """How many of a ``detect`` call's frames were asked for coarsely (``coarse``: a flag or one each)."""
+    flags = kw.get("coarse", False)
+    if isinstance(flags, bool):
+        return n_frames if flags else 0
+    return sum(map(bool, flags))  # type: ignore[call-overload]
+
+
 def test_the_coarse_graph_gives_the_whole_networks_outputs_for_its_two_levels() -> None:
     full = weights_bytes(None)
     coarse = without_finest_level(full)
@@ -73,8 +81,10 @@ def test_the_roi_path_uses_the_coarse_graph_for_large_faces_and_crops_the_same(
     calls = {"coarse": 0, "whole": 0}
     detect = FaceDetector.detect
 
-    def counted(self: FaceDetector, frames: object, **kw: object) -> object:
-        calls["coarse" if kw.get("coarse") else "whole"] += 1
+    def counted(self: FaceDetector, frames: list[np.ndarray], **kw: object) -> object:
+        n = coarse_frames(kw, len(frames))
+        calls["coarse"] += n
+        calls["whole"] += len(frames) - n
         return detect(self, frames, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(FaceDetector, "detect", counted)
@@ -104,8 +114,8 @@ def test_a_small_face_is_looked_for_with_the_whole_network(
     seen: list[bool] = []
     detect = FaceDetector.detect
 
-    def spy(self: FaceDetector, frames: object, **kw: object) -> object:
-        seen.append(bool(kw.get("coarse")))
+    def spy(self: FaceDetector, frames: list[np.ndarray], **kw: object) -> object:
+        seen.append(coarse_frames(kw, len(frames)) > 0)
         return detect(self, frames, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(FaceDetector, "detect", spy)
@@ -113,3 +123,17 @@ def test_a_small_face_is_looked_for_with_the_whole_network(
     box = np.array([44.0, 14.0, 68.0, 44.0])
     found = zoom.look_again(detector, frame, [box], 192, 8.0)
     assert found[0] is not None and seen == [False]
+
+
+def test_one_call_mixes_coarse_and_whole_frames_in_input_order(
+    detector: FaceDetector, astronaut: np.ndarray
+) -> None:
+    big = np.ascontiguousarray(astronaut[20:250, 110:340])  # the face at ~95 x 120 px
+    small = np.ascontiguousarray(astronaut[::4, ::4])  # the face at ~24 x 30 px, another size
+    mixed = detector.detect([big, small, big], coarse=[True, False, False])
+    assert [len(f) for f in mixed] == [1, 1, 1]
+    np.testing.assert_array_equal(mixed[0][0].box, detector.detect([big], coarse=True)[0][0].box)
+    np.testing.assert_array_equal(mixed[1][0].box, detector.detect([small])[0][0].box)
+    np.testing.assert_array_equal(mixed[2][0].box, detector.detect([big])[0][0].box)
+    with pytest.raises(ValueError, match="coarse flags"):
+        detector.detect([big, small], coarse=[True])
