@@ -196,17 +196,25 @@ class LldExtractor:
         ):
             out[:, col[name]] = np.where(sounding, values, np.nan)
 
+    def autocorrelation(self, segment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per hop-spaced ``f0_win`` frame of ``segment`` (float32[(T - 1) * hop + f0_win]): the
+        autocorrelation float64[T, max_lag + 2] (``acf[:, k]`` = sum x[n] x[n + k], linear, not circular)
+        and the running energy float64[T, f0_win + 1] (``energy[:, k]``: the first ``k`` samples'
+        squares): ``yin_f0``'s arguments."""
+        x = sliding_window_view(segment, self.geometry.f0_win)[:: self.geometry.hop].astype(np.float64)
+        spec = scipy.fft.rfft(x, n=self._acf_fft, axis=1)
+        acf = scipy.fft.irfft(np.abs(spec) ** 2, n=self._acf_fft, axis=1)[:, : self._max_lag + 2]
+        energy = np.concatenate([np.zeros((len(x), 1)), np.cumsum(x * x, axis=1)], axis=1)
+        return acf, energy
+
     def _pitch(self, segment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """YIN F0 (Hz) and voicing in [0, 1] for the hop-spaced ``f0_win`` frames of ``segment``.
 
         ``segment``: float32[(T - 1) * hop + f0_win] -> (float64[T], float64[T]).
         """
         cfg, g = self.cfg, self.geometry
-        x = sliding_window_view(segment, g.f0_win)[:: g.hop].astype(np.float64)
-        # One autocorrelation per frame serves both YIN and the voicing: acf[k] = sum x[n] x[n+k].
-        spec = scipy.fft.rfft(x, n=self._acf_fft, axis=1)
-        acf = scipy.fft.irfft(np.abs(spec) ** 2, n=self._acf_fft, axis=1)[:, : self._max_lag + 2]
-        energy = np.concatenate([np.zeros((len(x), 1)), np.cumsum(x * x, axis=1)], axis=1)
+        # One autocorrelation per frame serves both YIN and the voicing.
+        acf, energy = self.autocorrelation(segment)
         f0 = yin_f0(acf, energy, g.sample_rate_hz, cfg.fmin_hz, cfg.fmax_hz)
         # Normalised autocorrelation r(k) = sum x[n] x[n+k] / sqrt(E(n < W-k) E(n >= k)) for every lag.
         lags = np.arange(acf.shape[1])
@@ -216,9 +224,9 @@ class LldExtractor:
         # the period short by ~0.5% (110 Hz read as 110.65 Hz); r's peak is unbiased for a steady tone.
         lo = max(2, math.floor(g.sample_rate_hz / cfg.fmax_hz))
         guess = np.clip(np.rint(g.sample_rate_hz / f0).astype(np.int64), lo, self._max_lag)
-        rows = np.arange(len(x))[:, None]
+        rows = np.arange(len(acf))[:, None]
         cand = np.clip(guess[:, None] + np.arange(-2, 3), lo, self._max_lag)
-        k = cand[np.arange(len(x)), np.argmax(r[rows, cand], axis=1)]
+        k = cand[np.arange(len(acf)), np.argmax(r[rows, cand], axis=1)]
         rows = rows[:, 0]
         left, mid, right = r[rows, k - 1], r[rows, k], r[rows, k + 1]
         curve = left - 2 * mid + right
